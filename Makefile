@@ -1,0 +1,37 @@
+# cartpole: `make train` trains, `make test` tests; both set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SEEDS ?= 10
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint train bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create .venv with the package and its dev extras
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+test: venv ## Lint and run the test suite
+	$(BIN)/ruff check cartpole tests benchmarks
+	$(BIN)/pytest
+
+lint: venv ## Lint only
+	$(BIN)/ruff check cartpole tests benchmarks
+
+train: venv ## Train CartPole-v1 with the defaults (stops once solved)
+	$(BIN)/cartpole train --seed 0
+
+bench: venv ## Time-to-solve against stable-baselines3 DQN (about 10 minutes)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks.time_to_solve --seeds $(SEEDS) --out docs/benchmarks.md
+
+clean: ## Remove the venv, caches, runs and models
+	rm -rf $(VENV) .pytest_cache .ruff_cache runs .models *.egg-info

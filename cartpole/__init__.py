@@ -1,0 +1,3 @@
+"""cartpole: train DQN agents, watch them learn, serve them and play against them."""
+
+__version__ = "0.1.0"

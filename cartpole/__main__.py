@@ -1,0 +1,3 @@
+from cartpole.cli import main
+
+main()

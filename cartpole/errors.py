@@ -1,0 +1,21 @@
+"""Typed errors raised by library code; the CLI turns them into click errors."""
+
+
+class CartpoleError(Exception):
+    """Base class for every error the project raises on purpose."""
+
+
+class ConfigError(CartpoleError, ValueError):
+    """A hyperparameter, option or config file has an invalid value."""
+
+
+class EnvError(CartpoleError):
+    """The environment cannot be made or is not supported."""
+
+
+class OutputError(CartpoleError):
+    """An output path cannot be written."""
+
+
+class RenderError(CartpoleError):
+    """On-screen rendering or recording is not possible here."""

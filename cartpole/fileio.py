@@ -1,0 +1,79 @@
+"""Atomic file writes and up-front checks that an output path can be written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from cartpole.errors import OutputError
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` at once."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def copy_file(src: str | Path, dst: str | Path) -> None:
+    with atomic_path(dst, suffix=Path(dst).suffix) as tmp:
+        shutil.copyfile(src, tmp)
+
+
+def write_with(path: str | Path, writer: Callable[[Path], None]) -> None:
+    """Let ``writer`` fill a temporary file with the same suffix, then move it into place."""
+    with atomic_path(path, suffix=Path(path).suffix) as tmp:
+        writer(tmp)
+
+
+def check_writable_dir(path: str | Path, what: str) -> None:
+    """Raise OutputError unless ``path`` is, or can be created as, a writable directory.
+
+    Nothing is left behind: the nearest existing ancestor is probed with a temporary
+    file that is removed at once (``os.access`` would say yes to root everywhere).
+    """
+    path = Path(path).absolute()
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} exists and is not a directory")
+    ancestor = path
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{what} {path} cannot be created: {ancestor} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".cartpole-probe-", dir=ancestor)
+    except OSError as exc:
+        raise OutputError(f"{what} {path} cannot be written: {exc.strerror}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_writable_file(path: str | Path, what: str) -> None:
+    """Raise OutputError unless ``path`` can be written as a file."""
+    path = Path(path).absolute()
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a directory")
+    check_writable_dir(path.parent, f"folder of {what}")

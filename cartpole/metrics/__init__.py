@@ -1,0 +1,6 @@
+"""Structured metric events and the sinks they fan out to."""
+
+from cartpole.metrics.events import make_event
+from cartpole.metrics.recorder import Recorder, Sink
+
+__all__ = ["Recorder", "Sink", "make_event"]

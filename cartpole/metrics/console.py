@@ -1,0 +1,26 @@
+"""The console engine: events as log records (evaluations at INFO, the rest at DEBUG)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+log = logging.getLogger("cartpole.metrics")
+
+_INFO_EVENTS = {"eval", "trial_start", "trial_end"}
+
+
+class ConsoleSink:
+    def __init__(self, level: str | None = None) -> None:
+        self._level = logging.getLevelName(level.upper()) if level else None
+        if level and not isinstance(self._level, int):
+            raise ValueError(f"unknown log level {level!r}")
+
+    def write(self, event: dict[str, Any]) -> None:
+        level = self._level or (logging.INFO if event["event"] in _INFO_EVENTS else logging.DEBUG)
+        if log.isEnabledFor(level):
+            log.log(level, "%s", json.dumps(event, separators=(",", ":")))
+
+    def close(self) -> None:
+        pass

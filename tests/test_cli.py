@@ -1,0 +1,165 @@
+"""The command line as a user meets it: help, bad input, a real training run."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cartpole.cli import cli
+from cartpole.config import HPARAM_NAMES, HParams
+
+QUICK = ["--steps", "600", "--eval-every", "300", "--eval-episodes", "2", "--hidden-sizes",
+         "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]
+
+
+def _cartpole(*args, cwd):
+    exe = Path(sys.executable).with_name("cartpole")
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=240, env=env)
+
+
+def test_help_lists_every_option_with_its_default():
+    runner = CliRunner()
+    top = runner.invoke(cli, ["--help"], terminal_width=200)
+    assert top.exit_code == 0
+    for opt in ("--episodes", "--render", "--log-level", "--log-file", "--conf-file",
+                "--metrics-engine", "--metrics-config", "train"):
+        assert opt in top.output
+    out = runner.invoke(cli, ["train", "--help"], terminal_width=200).output
+    lines = {line.split()[0].rstrip(","): line for line in out.splitlines()
+             if line.strip().startswith("-")}
+    for name in HPARAM_NAMES:
+        line = lines[f"--{name.replace('_', '-')}"]
+        default = getattr(HParams(), name)
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        assert f"[default: {shown}]" in line, line
+    for opt in ("-f", "--env", "--max-episode-steps", "--seed", "--steps", "--runs-dir",
+                "--group", "--gif", "--stop-on-solve", "--threads"):
+        assert opt in lines, opt
+        assert "[default:" in out.split(opt, 1)[1].split("\n  -", 1)[0], opt
+    assert "Examples:" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--gamma", "-0.5"], "gamma must be in (0, 1], got -0.5"),
+        (["train", "--env", "NoSuchEnv-v0"], "unknown or unusable env 'NoSuchEnv-v0'"),
+        (["train", "--env", "MountainCarContinuous-v0"], "DQN needs a Discrete one"),
+        (["train", "-f", "/proc/cartpole/model"], "cannot be written"),
+        (["train", "-f", "blocker/model"], "is not a directory"),
+        (["train", "--runs-dir", "blocker"], "exists and is not a directory"),
+        (["train", "--hidden-sizes", "64,x"], "hidden_sizes must be integers"),
+        (["--metrics-config", "{oops", "train"], "--metrics-config is not valid JSON"),
+        (["--conf-file", "missing.yaml", "train"], "cannot read config file"),
+        (["train", "--group", "../escape"], "group name"),
+        (["-r", "train"], "needs a display"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, message):
+    (tmp_path / "blocker").write_text("a file in the way\n")
+    env_display = os.environ.pop("DISPLAY", None)
+    try:
+        result = _cartpole(*args, cwd=tmp_path)
+    finally:
+        if env_display is not None:
+            os.environ["DISPLAY"] = env_display
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocker"]
+    assert result.stdout == ""
+
+
+def test_conf_file_fills_defaults_and_cli_wins(tmp_path):
+    conf = tmp_path / "hp.yaml"
+    conf.write_text("gamma: 0.9\nlearning-rate: 0.01\nseed: 3\n")
+    result = CliRunner().invoke(cli, ["--conf-file", str(conf), "train", "--gamma", "0.95",
+                                      "--runs-dir", str(tmp_path / "runs"), "-f",
+                                      str(tmp_path / "m"), *QUICK])
+    assert result.exit_code == 0, result.output
+    res = json.loads(result.output.strip().splitlines()[-1])
+    assert res["hparams"]["gamma"] == 0.95
+    assert res["hparams"]["learning_rate"] == 0.01
+    assert res["trials"][0]["seed"] == 3
+
+
+def test_unknown_conf_key(tmp_path):
+    conf = tmp_path / "hp.json"
+    conf.write_text('{"gama": 0.9}')
+    result = CliRunner().invoke(cli, ["--conf-file", str(conf), "train"])
+    assert result.exit_code == 2
+    assert "unknown option 'gama' in config file" in result.output
+
+
+def test_episode_budget_and_gif(tmp_path):
+    from PIL import Image
+
+    gif = tmp_path / "episode.gif"
+    result = CliRunner().invoke(cli, ["-e", "4", "train", "--runs-dir", str(tmp_path / "runs"),
+                                      "-f", str(tmp_path / "m"), "--gif", str(gif), *QUICK])
+    assert result.exit_code == 0, result.output
+    res = json.loads(result.output.strip().splitlines()[-1])
+    assert res["trials"][0]["episodes"] == 4
+    with Image.open(gif) as im:
+        assert im.n_frames > 2
+        assert im.size == (300, 200)
+
+
+def test_train_seed_0_end_to_end(tmp_path):
+    """The acceptance run: defaults, a real model, reloaded three ways and re-evaluated."""
+    result = _cartpole("train", "--seed", "0", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.strip().splitlines()
+    res = json.loads(lines[-1])
+    assert {"group", "model", "score", "hparams", "trials"} <= res.keys()
+    assert res["model"] == ".models/cartpole-rl-remote.h5"
+    assert lines[0].startswith("steps ")  # plain progress lines when stdout is a pipe
+    trial = res["trials"][0]
+    assert trial["status"] == "completed"
+    assert trial["score"] == res["score"]
+
+    h5 = tmp_path / res["model"]
+    meta = json.loads(h5.with_suffix(".json").read_text())
+    assert meta["env_id"] == "CartPole-v1"
+    assert meta["seed"] == 0
+    assert meta["score"] == res["score"]
+    assert {"tensorflow", "keras", "gymnasium", "numpy"} <= {
+        k.replace("tensorflow-cpu", "tensorflow") for k in meta["versions"]}
+    assert meta["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
+
+    import keras
+
+    from cartpole.agent.h5weights import load_policy
+    from cartpole.envs import make_env
+    from cartpole.evaluate import evaluate
+    from cartpole.train import TrialSpec
+
+    model = keras.models.load_model(h5, compile=False)
+    policy = load_policy(h5)  # plain h5py
+    obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
+    np.testing.assert_allclose(policy.q_values(obs), model(obs).numpy(), rtol=1e-5, atol=1e-5)
+
+    envs = [make_env() for _ in range(20)]
+    # The same evaluation episodes as during training give the same score...
+    same = evaluate(envs, policy.act, TrialSpec(seed=0).eval_seeds())
+    assert same.mean == pytest.approx(res["score"])
+    # ...and the model keeps it on episodes it was never judged on.
+    assert res["score"] >= 475
+    fresh = evaluate(envs, policy.act, list(range(500, 520)))
+    assert fresh.mean >= 475
+
+    group_dir = tmp_path / "runs" / res["group"]
+    assert json.loads((group_dir / "leaderboard.json").read_text())[0]["trial"] == "t000"
+    events = [json.loads(x) for x in (group_dir / "t000" / "events.jsonl").read_text().split("\n")
+              if x]
+    assert events[0]["event"] == "trial_start"
+    assert events[-1]["event"] == "trial_end"

@@ -1,0 +1,36 @@
+import pytest
+
+from cartpole.errors import OutputError
+from cartpole.fileio import check_writable_dir, check_writable_file, write_json, write_with
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    write_json(tmp_path / "a" / "x.json", {"a": 1})
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.json"]
+
+
+def test_failed_writer_leaves_nothing(tmp_path):
+    def boom(tmp):
+        tmp.write_text("half")
+        raise RuntimeError("crash")
+
+    with pytest.raises(RuntimeError):
+        write_with(tmp_path / "model.h5", boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checks_create_nothing(tmp_path):
+    check_writable_dir(tmp_path / "new" / "deeper", "runs folder")
+    check_writable_file(tmp_path / "other" / "m.h5", "model file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_paths(tmp_path):
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    with pytest.raises(OutputError, match="not a directory"):
+        check_writable_file(afile / "model.h5", "model file")
+    with pytest.raises(OutputError, match="is a directory"):
+        check_writable_file(tmp_path, "model file")
+    with pytest.raises(OutputError, match="cannot be written"):
+        check_writable_dir("/proc/cartpole-runs", "runs folder")
