@@ -105,14 +105,30 @@ def _parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[st
                       "when several engines are selected")
 
 
+class _DashedHelpOption(click.Option):
+    """An option whose underscore aliases work but stay out of ``--help``."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        opts = self.opts
+        self.opts = [o for o in opts if "_" not in o] or opts
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.opts = opts
+
+
 def _hparam_options(func: Any) -> Any:
-    """Add one ``--name`` option per HParams field, in field order."""
+    """Add one ``--name`` option per HParams field, in field order.
+
+    Each answers to dashes and to the original's underscores (``--batch_size``).
+    """
     for f in reversed(dataclasses.fields(HParams)):
         default = f.default
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         kind = {float: click.FLOAT, int: click.INT}.get(type(default), click.STRING)
+        names = dict.fromkeys([f"--{f.name.replace('_', '-')}", f"--{f.name}"])
         func = click.option(
-            f"--{f.name.replace('_', '-')}", f.name, type=kind,
+            *names, f.name, cls=_DashedHelpOption, type=kind,
             default=shown if isinstance(default, tuple) else default,
             show_default=True, help=f.metadata["help"],
         )(func)
@@ -127,6 +143,7 @@ Examples:
   cartpole train --gamma 0.98 --learning-rate 5e-4 --hidden-sizes 128,128
 
 \b
+Hyperparameter options also answer to underscores, e.g. --batch_size.
 The last line on stdout is a JSON object: group, model, score, hparams, trials.
 Exit codes: 0 done, 1 training failed, 2 bad input, 130 interrupted."""
 
@@ -146,6 +163,9 @@ Exit codes: 0 done, 1 training failed, 2 bad input, 130 interrupted."""
               help="Env-step budget.  [default: 50000, unless -e/--episodes is given]")
 @click.option("--stop-on-solve/--no-stop-on-solve", default=True, show_default=True,
               help="Stop once a greedy evaluation reaches the env's reward threshold.")
+@click.option("--confirm-episodes", type=click.IntRange(min=0), default=80, show_default=True,
+              help="When an evaluation reaches the threshold, this many more greedy episodes "
+                   "must keep the overall mean there before training stops; 0 stops at once.")
 @click.option("--runs-dir", default="runs", show_default=True,
               help="Folder that holds runs/<group>/<trial>/.")
 @click.option("--group", default=None,
@@ -163,16 +183,20 @@ def train(ctx: click.Context, **options: Any) -> None:
     on a terminal, one line per evaluation otherwise.
     """
     from cartpole.session import TrainRequest, run_train
+    from cartpole.train import TrialSpec
 
     g: GlobalOptions = ctx.obj
     try:
         merged = _merge_conf(ctx, options, g.conf)
         hparams = HParams.from_dict({k: merged[k] for k in HPARAM_NAMES})
-        request = TrainRequest(
+        spec = TrialSpec(
             hparams=hparams, env_id=merged["env_id"],
             max_episode_steps=merged["max_episode_steps"], seed=merged["seed"],
             steps=merged["steps"], episodes=g.episodes, stop_on_solve=merged["stop_on_solve"],
-            render=g.render, file_name=merged["file_name"], runs_dir=merged["runs_dir"],
+            confirm_episodes=merged["confirm_episodes"], render=g.render,
+        )
+        request = TrainRequest(
+            spec=spec, file_name=merged["file_name"], runs_dir=merged["runs_dir"],
             group=merged["group"], gif_path=merged["gif_path"], threads=merged["threads"],
             metrics_engines=g.metrics_engines, metrics_config=g.metrics_config,
         )
@@ -204,7 +228,7 @@ def _merge_conf(ctx: click.Context, options: dict[str, Any],
             raise ConfigError(f"unknown option {raw_key!r} in config file")
         if ctx.get_parameter_source(key) is ParameterSource.DEFAULT:
             merged[key] = value
-    for key in ("seed", "steps", "max_episode_steps", "threads"):
+    for key in ("seed", "steps", "max_episode_steps", "threads", "confirm_episodes"):
         if merged.get(key) is not None and key in conf:
             merged[key] = coerce_int(key, merged[key])
     return merged

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cartpole import artifacts
-from cartpole.config import HParams
-from cartpole.envs import DEFAULT_ENV, describe
+from cartpole.envs import describe
 from cartpole.errors import ConfigError, RenderError
 from cartpole.fileio import check_writable_dir, check_writable_file
 from cartpole.group import check_group_name, group_result, new_group_name, write_leaderboard
@@ -23,16 +22,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainRequest:
-    """Everything ``cartpole train`` was asked to do."""
+    """Everything ``cartpole train`` was asked to do: the trial, and where its outputs go."""
 
-    hparams: HParams = field(default_factory=HParams)
-    env_id: str = DEFAULT_ENV
-    max_episode_steps: int | None = None
-    seed: int = 0
-    steps: int | None = None
-    episodes: int | None = None
-    stop_on_solve: bool = True
-    render: bool = False
+    spec: TrialSpec = field(default_factory=TrialSpec)
     file_name: str = ".models/cartpole-rl-remote"
     runs_dir: str = "runs"
     group: str | None = None
@@ -44,18 +36,23 @@ class TrainRequest:
 
     def validate(self) -> None:
         """Check every input before anything is written; raise a CartpoleError if bad."""
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        spec = self.spec
+        if spec.seed < 0:
+            raise ConfigError(f"seed must be >= 0, got {spec.seed}")
         for name in ("steps", "episodes", "max_episode_steps"):
-            value = getattr(self, name)
+            value = getattr(spec, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
+        if spec.confirm_episodes < 0:
+            raise ConfigError(f"confirm_episodes must be >= 0, got {spec.confirm_episodes}")
+        if not isinstance(spec.stop_on_solve, bool):
+            raise ConfigError(f"stop_on_solve must be true or false, got {spec.stop_on_solve!r}")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
         if self.group is not None:
             check_group_name(self.group)
-        describe(self.env_id, self.max_episode_steps)
-        if self.render and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        describe(spec.env_id, spec.max_episode_steps)
+        if spec.render and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise RenderError("-r/--render needs a display and none was found "
                               "($DISPLAY is unset); use --gif FILE to record an episode")
         h5, meta = artifacts.model_paths(self.file_name)
@@ -66,13 +63,6 @@ class TrainRequest:
             check_writable_file(self.gif_path, "GIF file")
         for sink in build_sinks(self.metrics_engines, self.metrics_config):
             sink.close()
-
-    def trial_spec(self) -> TrialSpec:
-        return TrialSpec(
-            hparams=self.hparams, env_id=self.env_id, max_episode_steps=self.max_episode_steps,
-            seed=self.seed, steps=self.steps, episodes=self.episodes,
-            stop_on_solve=self.stop_on_solve, render=self.render,
-        )
 
 
 def run_train(request: TrainRequest) -> dict[str, Any]:
@@ -88,7 +78,7 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
     trial_dir = group_dir / trial
     if trial_dir.exists():
         raise ConfigError(f"{trial_dir} already exists; pick another --group")
-    spec = request.trial_spec()
+    spec = request.spec
     configure_tensorflow(request.threads)
     sinks = build_sinks(request.metrics_engines, request.metrics_config)
     budget = spec.step_budget
@@ -118,6 +108,7 @@ def _record(request: TrainRequest, trial_dir: Path) -> None:
     from cartpole.record import record_gif
 
     policy = load_policy(trial_dir / artifacts.MODEL_FILE)
-    score = record_gif(request.gif_path, policy, request.env_id, request.max_episode_steps,
-                       seed=request.seed + 7)
+    spec = request.spec
+    score = record_gif(request.gif_path, policy, spec.env_id, spec.max_episode_steps,
+                       seed=spec.seed + 7)
     log.info("recorded a greedy episode (score %.0f) to %s", score, request.gif_path)

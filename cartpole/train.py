@@ -14,11 +14,12 @@ from cartpole.agent.policy import NumpyPolicy
 from cartpole.agent.replay import ReplayBuffer
 from cartpole.config import HParams
 from cartpole.envs import DEFAULT_ENV, make_env
-from cartpole.evaluate import EvalResult, evaluate
 from cartpole.metrics import Recorder
+from cartpole.selection import Selector
 
 DEFAULT_STEPS = 50_000
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs never share seeds with the training env
+CONFIRM_SEED_OFFSET = 3_000_017
 MAX_EVAL_ENVS = 32
 
 
@@ -33,6 +34,7 @@ class TrialSpec:
     steps: int | None = None
     episodes: int | None = None
     stop_on_solve: bool = True
+    confirm_episodes: int = 80
     render: bool = False
 
     @property
@@ -44,6 +46,10 @@ class TrialSpec:
     def eval_seeds(self) -> list[int]:
         base = self.seed + EVAL_SEED_OFFSET
         return [base + i for i in range(self.hparams.eval_episodes)]
+
+    def confirm_seeds(self) -> list[int]:
+        base = self.seed + CONFIRM_SEED_OFFSET
+        return [base + i for i in range(self.confirm_episodes)]
 
 
 @dataclass
@@ -64,6 +70,7 @@ class TrialOutcome:
     best_score: float | None
     best_std: float | None
     best_step: int | None
+    confirmed_score: float | None
     best_weights: list[np.ndarray] | None
     steps: int
     episodes: int
@@ -93,8 +100,8 @@ def run_trial(
     from cartpole.runtime import seed_everything
 
     hp = spec.hparams
-    recorder = recorder or Recorder()
-    emit = _emitter(recorder, group, trial)
+    emit = _emitter(recorder or Recorder(), group, trial)
+    notify = on_progress or (lambda p: None)
     seed_everything(spec.seed)
     started = time.perf_counter()
 
@@ -109,44 +116,31 @@ def run_trial(
     policy = NumpyPolicy(learner.weights())
     buffer = ReplayBuffer(hp.buffer_size, obs_dim)
     rng = np.random.default_rng(spec.seed)
-    eval_seeds = spec.eval_seeds()
+    selector = Selector(eval_envs, spec.eval_seeds(), spec.confirm_seeds(), threshold,
+                        started)
     emit("trial_start", hparams=hp.to_dict(), env=spec.env_id, seed=spec.seed)
 
     progress = Progress(epsilon=hp.epsilon)
     recent: deque[float] = deque(maxlen=20)
-    evaluations: list[dict[str, Any]] = []
-    best: tuple[float, float, int, list[np.ndarray]] | None = None
-    solved_at: tuple[int, float] | None = None
     loss: float | None = None
     epsilon = hp.epsilon
-    episode_return, episode_len, episodes = 0.0, 0, 0
+    episode_return, episode_len = 0.0, 0
     budget = spec.step_budget
     step = 0
 
-    def run_eval() -> EvalResult:
-        nonlocal best, solved_at
-        result = evaluate(eval_envs, policy.act, eval_seeds)
-        elapsed = time.perf_counter() - started
-        record = {"step": step, "eval_mean": result.mean, "eval_std": result.std,
-                  "seconds": round(elapsed, 3)}
-        evaluations.append(record)
-        if best is None or result.mean > best[0]:
-            best = (result.mean, result.std, step, learner.weights())
-        if threshold is not None and solved_at is None and result.mean >= threshold:
-            solved_at = (step, elapsed)
-        progress.last_eval, progress.best_eval = result.mean, best[0]
+    def run_eval() -> None:
+        record = selector.evaluate(step, policy.act, learner.weights, spec.stop_on_solve)
+        progress.last_eval, progress.best_eval = record["eval_mean"], record["best"]
         progress.evaluations += 1
-        emit("eval", step=step, episode=episodes, eval_mean=result.mean,
-             eval_std=result.std, eval_episodes=len(result.returns), best=best[0])
-        return result
+        emit("eval", episode=progress.episode, **{k: v for k, v in record.items()
+                                                  if k != "seconds"},
+             eval_episodes=hp.eval_episodes)
+        notify(progress)
 
     obs = _flat(env.reset(seed=spec.seed)[0])
     try:
-        while True:
-            if budget is not None and step >= budget:
-                break
-            if spec.episodes is not None and episodes >= spec.episodes:
-                break
+        while not ((budget is not None and step >= budget)
+                   or (spec.episodes is not None and progress.episode >= spec.episodes)):
             step += 1
             if rng.random() < epsilon:
                 action = int(rng.integers(n_actions))
@@ -159,54 +153,51 @@ def run_trial(
             episode_return += float(reward)
             episode_len += 1
             epsilon = max(hp.epsilon_min, epsilon * hp.epsilon_decay)
+            progress.step, progress.epsilon = step, epsilon
 
             if step >= hp.learning_starts and step % hp.train_freq == 0:
                 loss = learner.update(buffer.sample(rng, hp.gradient_steps, hp.batch_size))
                 policy.set_weights(learner.weights())
 
             if terminated or truncated:
-                episodes += 1
+                progress.episode += 1
                 recent.append(episode_return)
-                emit("episode", episode=episodes, score=episode_return, steps=episode_len,
-                     total_steps=step, epsilon=epsilon, loss=loss)
-                progress.episode, progress.recent_score = episodes, float(np.mean(recent))
+                progress.recent_score = float(np.mean(recent))
+                emit("episode", episode=progress.episode, score=episode_return,
+                     steps=episode_len, total_steps=step, epsilon=epsilon, loss=loss)
                 episode_return, episode_len = 0.0, 0
                 obs = _flat(env.reset()[0])
+                notify(progress)
 
-            progress.step, progress.epsilon = step, epsilon
             if step % hp.eval_every == 0:
                 run_eval()
-                if on_progress:
-                    on_progress(progress)
-                if spec.stop_on_solve and solved_at is not None:
+                if spec.stop_on_solve and selector.confirmed:
                     break
-            elif on_progress and (terminated or truncated):
-                on_progress(progress)
-        if not evaluations or evaluations[-1]["step"] != step:
+        if not selector.history or selector.history[-1]["step"] != step:
             run_eval()
-            if on_progress:
-                on_progress(progress)
     finally:
         env.close()
         for e in eval_envs:
             e.close()
 
-    seconds = time.perf_counter() - started
+    best = selector.best
+    solved_at = selector.solved_at
     outcome = TrialOutcome(
-        best_score=best[0] if best else None,
-        best_std=best[1] if best else None,
-        best_step=best[2] if best else None,
-        best_weights=best[3] if best else None,
+        best_score=best.score if best else None,
+        best_std=best.std if best else None,
+        best_step=best.step if best else None,
+        confirmed_score=best.confirmed_score if best else None,
+        best_weights=best.weights if best else None,
         steps=step,
-        episodes=episodes,
-        seconds=seconds,
+        episodes=progress.episode,
+        seconds=time.perf_counter() - started,
         solved_at_step=solved_at[0] if solved_at else None,
         solved_at_seconds=solved_at[1] if solved_at else None,
         reward_threshold=threshold,
-        evaluations=evaluations,
+        evaluations=selector.history,
     )
     emit("trial_end", score=outcome.best_score, eval_std=outcome.best_std,
-         steps=step, episodes=episodes, seconds=round(seconds, 3),
+         steps=step, episodes=outcome.episodes, seconds=round(outcome.seconds, 3),
          solved=outcome.solved, solved_at_step=outcome.solved_at_step)
     return outcome
 

@@ -45,6 +45,9 @@ def train_into(
         "score": outcome.best_score,
         "score_std": outcome.best_std,
         "eval_episodes": spec.hparams.eval_episodes,
+        "confirmed_score": outcome.confirmed_score,
+        "confirm_episodes": spec.hparams.eval_episodes + spec.confirm_episodes
+        if outcome.confirmed_score is not None else None,
         "best_step": outcome.best_step,
     })
     result = result_record(spec, outcome, trial, trial_dir)
@@ -60,6 +63,7 @@ def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,
         "score": outcome.best_score,
         "score_std": outcome.best_std,
         "best_step": outcome.best_step,
+        "confirmed_score": outcome.confirmed_score,
         "steps": outcome.steps,
         "episodes": outcome.episodes,
         "seconds": round(outcome.seconds, 3),

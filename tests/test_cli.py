@@ -83,12 +83,14 @@ def test_conf_file_fills_defaults_and_cli_wins(tmp_path):
     conf = tmp_path / "hp.yaml"
     conf.write_text("gamma: 0.9\nlearning-rate: 0.01\nseed: 3\n")
     result = CliRunner().invoke(cli, ["--conf-file", str(conf), "train", "--gamma", "0.95",
+                                      "--batch_size", "32",
                                       "--runs-dir", str(tmp_path / "runs"), "-f",
                                       str(tmp_path / "m"), *QUICK])
     assert result.exit_code == 0, result.output
     res = json.loads(result.output.strip().splitlines()[-1])
     assert res["hparams"]["gamma"] == 0.95
     assert res["hparams"]["learning_rate"] == 0.01
+    assert res["hparams"]["batch_size"] == 32  # the original's underscore spelling works
     assert res["trials"][0]["seed"] == 3
 
 
