@@ -210,7 +210,18 @@ def train(ctx: click.Context, **options: Any) -> None:
         sys.exit(130)
     except CartpoleError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(_summary(result))
     click.echo(json.dumps(result, separators=(",", ":")))
+
+
+def _summary(result: dict[str, Any]) -> str:
+    """One human line before the JSON result."""
+    trial = result["trials"][0]
+    solved = (f"solved at step {trial['solved_at_step']}" if trial.get("solved_at_step")
+              else "not solved")
+    return (f"{solved}; {trial['steps']} steps, {trial['episodes']} episodes in "
+            f"{trial['seconds']:.1f} s; best evaluation {result['score']:.1f} "
+            f"± {trial['score_std']:.1f}; model: {result['model']}")
 
 
 _CONF_KEYS = {"env": "env_id", "gif": "gif_path"}

@@ -52,16 +52,16 @@ class LiveProgress:
 
         self.unit = unit
         self._bar = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-            TextColumn(unit), TimeElapsedColumn(), TextColumn("{task.fields[stats]}"),
+            BarColumn(bar_width=16), MofNCompleteColumn(), TextColumn(unit),
+            TimeElapsedColumn(), TextColumn("{task.fields[stats]}"),
             console=Console(file=stream or sys.stdout), transient=False,
         )
         self._task = self._bar.add_task("train", total=total, stats="")
         self._bar.start()
 
     def __call__(self, p: Progress) -> None:
-        stats = (f"ep {p.episode}  recent {_fmt(p.recent_score)}  eps {p.epsilon:.3f}  "
-                 f"eval {_fmt(p.last_eval)}  best {_fmt(p.best_eval)}")
+        stats = (f"ep {p.episode} score {_fmt(p.recent_score, '.0f')} eps {p.epsilon:.2f} "
+                 f"eval {_fmt(p.last_eval, '.0f')} best {_fmt(p.best_eval, '.0f')}")
         done = p.step if self.unit == "steps" else p.episode
         self._bar.update(self._task, completed=done, stats=stats)
 

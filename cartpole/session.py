@@ -76,6 +76,7 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
     group_dir = Path(request.runs_dir) / group
     trial = "t000"
     trial_dir = group_dir / trial
+    created = [d for d in (Path(request.runs_dir), group_dir) if not d.exists()]
     if trial_dir.exists():
         raise ConfigError(f"{trial_dir} already exists; pick another --group")
     spec = request.spec
@@ -88,9 +89,11 @@ def run_train(request: TrainRequest) -> dict[str, Any]:
     try:
         record = train_into(spec, trial_dir, group, trial, sinks, display)
     except BaseException:
+        # An unfinished trial leaves nothing behind, not even the folders made for it.
         shutil.rmtree(trial_dir, ignore_errors=True)
-        if group_dir.exists() and not any(group_dir.iterdir()):
-            group_dir.rmdir()
+        for folder in reversed(created):
+            if folder.exists() and not any(folder.iterdir()):
+                folder.rmdir()
         raise
     finally:
         if display:

@@ -165,3 +165,22 @@ def test_train_seed_0_end_to_end(tmp_path):
               if x]
     assert events[0]["event"] == "trial_start"
     assert events[-1]["event"] == "trial_end"
+
+
+def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    exe = Path(sys.executable).with_name("cartpole")
+    proc = subprocess.Popen([str(exe), "train", "--steps", "1000000", "--no-stop-on-solve"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "runs").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "interrupted"
+    assert list(tmp_path.iterdir()) == []
