@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import sys
 from typing import Any
 
@@ -12,8 +13,10 @@ import click
 from click.core import ParameterSource
 
 from cartpole import __version__
-from cartpole.config import HPARAM_NAMES, HParams, coerce, load_conf_file
-from cartpole.errors import CartpoleError
+from cartpole.cli_options import GridCommand, hparam_options, suggest
+from cartpole.config import HPARAM_NAMES, HParams, load_conf_file
+from cartpole.errors import CartpoleError, ConfigError
+from cartpole.grid.spec import CONFIRM_ABOVE
 from cartpole.metrics.engines import ENGINE_NAMES
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -30,31 +33,34 @@ class GlobalOptions:
     episodes: int | None
     render: bool
     conf: dict[str, Any]
+    conf_file: str | None
     metrics_engines: tuple[str, ...]
     metrics_config: dict[str, Any]
 
 
 def _setup_logging(level: str, log_file: str | None) -> None:
+    """Our loggers at the chosen level; other libraries only from WARNING up."""
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         try:
             handlers.append(logging.FileHandler(log_file))
         except OSError as exc:
             raise BadInput(f"cannot open log file {log_file}: {exc.strerror}") from None
-    logging.basicConfig(level=level.upper(), handlers=handlers, force=True,
+    logging.basicConfig(level=logging.WARNING, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cartpole").setLevel(level.upper())
 
 
 @click.group(context_settings=CONTEXT, epilog="""\b
 Examples:
-  cartpole train --seed 0                    train CartPole-v1 with the defaults
-  cartpole -e 300 train --gamma 0.98         stop after 300 episodes
-  cartpole --conf-file hp.yaml train         read options from a YAML/JSON file
-  cartpole --log-level debug train --steps 20000 --gif best.gif
+  cartpole train --seed 0                          train CartPole-v1 with the defaults
+  cartpole -e 30 train --gamma 0.9 0.99 --batch-size 32 64 --workers 2
+  cartpole train --gamma 0.9:0.99:4 --seeds 3      a range and three seeds per combination
+  cartpole status                                  the latest group, from any terminal
+  cartpole --conf-file grid.yaml train             options from a YAML/JSON file
 """)
 @click.option("-e", "--episodes", type=click.IntRange(min=1), default=None,
-              help="Episode budget; training stops after this many episodes.  "
-                   "[default: none, the step budget applies]")
+              help="Episode budget of each trial.  [default: none, the step budget applies]")
 @click.option("-r", "--render", is_flag=True, help="Render the training env on screen.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
                                                 case_sensitive=False),
@@ -62,8 +68,8 @@ Examples:
 @click.option("--log-file", type=click.Path(dir_okay=False), default=None,
               help="Also write the log to this file.  [default: none]")
 @click.option("--conf-file", type=click.Path(dir_okay=False), default=None,
-              help="YAML or JSON file of option values; command-line options win.  "
-                   "[default: none]")
+              help="YAML or JSON file of train options (and 'episodes'); command-line "
+                   "options win.  [default: none]")
 @click.option("--metrics-engine", "metrics_engines", multiple=True,
               type=click.Choice(ENGINE_NAMES), default=("console",), show_default=True,
               help="Where metric events go; repeat for several.")
@@ -82,13 +88,14 @@ def cli(ctx: click.Context, episodes: int | None, render: bool, log_level: str,
         engine_conf = _parse_metrics_config(metrics_config, metrics_engines)
     except CartpoleError as exc:
         raise BadInput(str(exc)) from None
-    ctx.obj = GlobalOptions(episodes, render, conf, tuple(dict.fromkeys(metrics_engines)),
-                            engine_conf)
+    if "episodes" in conf and episodes is None:
+        episodes = _int_value("episodes", conf.pop("episodes"), 1)
+    conf.pop("episodes", None)
+    ctx.obj = GlobalOptions(episodes, render, conf, conf_file,
+                            tuple(dict.fromkeys(metrics_engines)), engine_conf)
 
 
 def _parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str, Any]:
-    from cartpole.errors import ConfigError
-
     if not text:
         return {}
     try:
@@ -97,7 +104,11 @@ def _parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[st
         raise ConfigError(f"--metrics-config is not valid JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise ConfigError("--metrics-config must be a JSON object")
-    if data and all(k in ENGINE_NAMES for k in data):
+    if data and all(isinstance(v, dict) for v in data.values()):
+        unknown = [k for k in data if k not in ENGINE_NAMES]
+        if unknown:
+            raise ConfigError(f"--metrics-config names an unknown engine {unknown[0]!r} "
+                              f"(available: {', '.join(ENGINE_NAMES)})")
         return data
     if len(engines) == 1:
         return {engines[0]: data}
@@ -105,51 +116,30 @@ def _parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[st
                       "when several engines are selected")
 
 
-class _DashedHelpOption(click.Option):
-    """An option whose underscore aliases work but stay out of ``--help``."""
-
-    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        opts = self.opts
-        self.opts = [o for o in opts if "_" not in o] or opts
-        try:
-            return super().get_help_record(ctx)
-        finally:
-            self.opts = opts
-
-
-def _hparam_options(func: Any) -> Any:
-    """Add one ``--name`` option per HParams field, in field order.
-
-    Each answers to dashes and to the original's underscores (``--batch_size``).
-    """
-    for f in reversed(dataclasses.fields(HParams)):
-        default = f.default
-        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
-        kind = {float: click.FLOAT, int: click.INT}.get(type(default), click.STRING)
-        names = dict.fromkeys([f"--{f.name.replace('_', '-')}", f"--{f.name}"])
-        func = click.option(
-            *names, f.name, cls=_DashedHelpOption, type=kind,
-            default=shown if isinstance(default, tuple) else default,
-            show_default=True, help=f.metadata["help"],
-        )(func)
-    return func
-
-
 TRAIN_EPILOG = """\b
 Examples:
   cartpole train --seed 0
-  cartpole train --env Acrobot-v1 --steps 100000 --no-stop-on-solve
-  cartpole train --max-episode-steps 7000 -f .models/cartpole-extra
-  cartpole train --gamma 0.98 --learning-rate 5e-4 --hidden-sizes 128,128
+  cartpole -e 30 train --gamma 0.9 0.99 --batch_size 32 64 --workers 2
+  cartpole train --learning-rate 1e-3:3e-3:3 --hidden-sizes 64,64 128,128 --seeds 3
+  cartpole train --resume 20261122-061232-8ff2      rerun the trials that did not complete
+  cartpole train --env Acrobot-v1 --steps 100000 -f .models/acrobot
 
 \b
-Hyperparameter options also answer to underscores, e.g. --batch_size.
-The last line on stdout is a JSON object: group, model, score, hparams, trials.
-Exit codes: 0 done, 1 training failed, 2 bad input, 130 interrupted."""
+Every hyperparameter option takes one or more values, or a range start:stop:count
+(count evenly spaced values, both ends included). Each combination trains in a
+process of its own, --workers at a time; --seeds N trains each N times, and the
+leaderboard ranks combinations by their mean score. Options also answer to
+underscores (--batch_size).
+
+\b
+The last line on stdout is a JSON object: group, state, model, score, hparams, trials.
+Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials failed
+(the rest completed), 130 interrupted (completed trials are kept; --resume finishes).
+"""
 
 
-@cli.command(context_settings=CONTEXT, epilog=TRAIN_EPILOG)
-@_hparam_options
+@cli.command(cls=GridCommand, context_settings=CONTEXT, epilog=TRAIN_EPILOG)
+@hparam_options
 @click.option("-f", "--file-name", default=".models/cartpole-rl-remote", show_default=True,
               help="Where the best model goes: FILE.h5, with FILE.json beside it.")
 @click.option("--env", "env_id", default="CartPole-v1", show_default=True,
@@ -157,110 +147,197 @@ Exit codes: 0 done, 1 training failed, 2 bad input, 130 interrupted."""
 @click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
               help="Override the env's time limit (7000 gives the original CartPoleExtra).  "
                    "[default: the env's own]")
+@click.option("--reward-threshold", type=float, default=None,
+              help="Score that counts as solved.  [default: the env's own, 475 for "
+                   "CartPole-v1]")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed for the env, exploration and network initialisation.")
+              help="Seed of the first run of each combination.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Runs per combination, with seeds --seed, --seed+1, ...")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Env-step budget.  [default: 50000, unless -e/--episodes is given]")
+              help="Env-step budget of each trial.  [default: 50000, unless -e is given]")
 @click.option("--stop-on-solve/--no-stop-on-solve", default=True, show_default=True,
-              help="Stop once a greedy evaluation reaches the env's reward threshold.")
+              help="Stop once a greedy evaluation reaches the reward threshold.")
 @click.option("--confirm-episodes", type=click.IntRange(min=0), default=80, show_default=True,
               help="When an evaluation reaches the threshold, this many more greedy episodes "
                    "must keep the overall mean there before training stops; 0 stops at once.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default=True, help="Trials that train at the same time.")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Where trials run: local processes, or a Ray cluster.")
+@click.option("--ray-address", default=None,
+              help="Ray cluster to join with --backend ray.  [default: start a local Ray]")
+@click.option("--resume", default=None, metavar="GROUP",
+              help="Rerun only the trials of GROUP that did not complete.  [default: none]")
+@click.option("--keep-top", type=click.IntRange(min=1), default=None,
+              help="Keep the .h5 of only the K best trials.  [default: keep all]")
+@click.option("-y", "--yes", is_flag=True,
+              help=f"Run grids of more than {CONFIRM_ABOVE} trials without asking.")
 @click.option("--runs-dir", default="runs", show_default=True,
               help="Folder that holds runs/<group>/<trial>/.")
-@click.option("--group", default=None,
-              help="Group name.  [default: a new timestamped name]")
+@click.option("--group", default=None, help="Group name.  [default: a new timestamped name]")
 @click.option("--gif", "gif_path", default=None,
               help="Record one greedy episode of the best model as a GIF here.  [default: none]")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="TensorFlow threads.")
+              help="TensorFlow threads per trial.")
 @click.pass_context
 def train(ctx: click.Context, **options: Any) -> None:
-    """Train a DQN agent and keep the best evaluated model.
+    """Train DQN agents, one per hyperparameter combination, and keep the best model.
 
     Greedy evaluations run every --eval-every steps on separately seeded envs;
-    the model kept is the best evaluated one. Progress goes to stdout: a live bar
-    on a terminal, one line per evaluation otherwise.
+    each trial keeps its best evaluated model. Progress goes to stdout.
     """
-    from cartpole.session import TrainRequest, run_train
-    from cartpole.train import TrialSpec
+    from cartpole.session import run_train
 
     g: GlobalOptions = ctx.obj
     try:
-        merged = _merge_conf(ctx, options, g.conf)
-        hparams = HParams.from_dict({k: merged[k] for k in HPARAM_NAMES})
-        spec = TrialSpec(
-            hparams=hparams, env_id=merged["env_id"],
-            max_episode_steps=merged["max_episode_steps"], seed=merged["seed"],
-            steps=merged["steps"], episodes=g.episodes, stop_on_solve=merged["stop_on_solve"],
-            confirm_episodes=merged["confirm_episodes"], render=g.render,
-        )
-        request = TrainRequest(
-            spec=spec, file_name=merged["file_name"], runs_dir=merged["runs_dir"],
-            group=merged["group"], gif_path=merged["gif_path"], threads=merged["threads"],
-            metrics_engines=g.metrics_engines, metrics_config=g.metrics_config,
-        )
+        request = _train_request(ctx, options, g)
         request.validate()
+        n = request.n_trials() if not request.resume else 0
+        if n > CONFIRM_ABOVE and not options["yes"] and not (
+                sys.stdin.isatty() and click.confirm(f"The grid has {n} trials. Run it?")):
+            raise ConfigError(f"the grid has {n} trials (more than {CONFIRM_ABOVE}); "
+                                  "pass --yes to run it")
     except CartpoleError as exc:
         raise BadInput(str(exc)) from None
     try:
-        result = run_train(request)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+        outcome = run_train(request)
     except CartpoleError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(_summary(result))
-    click.echo(json.dumps(result, separators=(",", ":")))
+    from cartpole.summary import summary_lines
+
+    for line in summary_lines(outcome.result, outcome.records):
+        click.echo(line)
+    click.echo(json.dumps(outcome.result, separators=(",", ":")))
+    if outcome.exit_code == 130:
+        click.echo("interrupted: finished trials and the best model so far are kept; "
+                   f"'cartpole train --resume {outcome.result['group']}' reruns the rest",
+                   err=True)
+    ctx.exit(outcome.exit_code)
 
 
-def _summary(result: dict[str, Any]) -> str:
-    """One human line before the JSON result."""
-    trial = result["trials"][0]
-    solved = (f"solved at step {trial['solved_at_step']}" if trial.get("solved_at_step")
-              else "not solved")
-    return (f"{solved}; {trial['steps']} steps, {trial['episodes']} episodes in "
-            f"{trial['seconds']:.1f} s; best evaluation {result['score']:.1f} "
-            f"± {trial['score_std']:.1f}; model: {result['model']}")
+_CONF_ALIASES = {"env": "env_id", "gif": "gif_path"}
 
 
-_CONF_KEYS = {"env": "env_id", "gif": "gif_path"}
+def _train_request(ctx: click.Context, options: dict[str, Any], g: GlobalOptions) -> Any:
+    from cartpole.grid.spec import build_grid
+    from cartpole.session import TrainRequest
+    from cartpole.train import TrialSpec
 
-
-def _merge_conf(ctx: click.Context, options: dict[str, Any],
-                conf: dict[str, Any]) -> dict[str, Any]:
-    """Config-file values fill every option the command line left at its default."""
-    from cartpole.errors import ConfigError
-
+    conf_hparams: dict[str, Any] = {}
     merged = dict(options)
-    for raw_key, value in conf.items():
-        key = _CONF_KEYS.get(raw_key, raw_key)
-        if key not in options:
-            raise ConfigError(f"unknown option {raw_key!r} in config file")
-        if ctx.get_parameter_source(key) is ParameterSource.DEFAULT:
-            merged[key] = value
-    for key in ("seed", "steps", "max_episode_steps", "threads", "confirm_episodes"):
-        if merged.get(key) is not None and key in conf:
-            merged[key] = coerce_int(key, merged[key])
-    return merged
+    for raw_key, value in g.conf.items():
+        key = _CONF_ALIASES.get(raw_key, raw_key)
+        if key in HPARAM_NAMES:
+            conf_hparams[key] = value
+        elif key in options and key != "yes":
+            if ctx.get_parameter_source(key) is ParameterSource.DEFAULT:
+                merged[key] = value
+        else:
+            known = [*HPARAM_NAMES, *(k for k in options if k != "yes"), "episodes"]
+            raise ConfigError(f"unknown option {raw_key!r} in config file {g.conf_file}"
+                              + suggest(key, known))
+    cli_hparams = {k: list(options[k]) for k in HPARAM_NAMES if options[k]}
+    if options["resume"]:
+        ignored = [k for k in (*HPARAM_NAMES, "env_id", "max_episode_steps", "seed", "seeds",
+                               "steps", "stop_on_solve", "confirm_episodes", "reward_threshold")
+                   if k in cli_hparams
+                   or (k in options and ctx.get_parameter_source(k) is ParameterSource.COMMANDLINE)]
+        if ignored or g.episodes is not None:
+            logging.getLogger("cartpole").warning(
+                "--resume replays the group's plan as it was written; ignoring %s",
+                ", ".join(f"--{k.replace('_', '-')}" for k in ignored) or "-e")
+    grid = build_grid([conf_hparams, cli_hparams])
+    single = {k: v[0] for k, v in grid.items() if len(v) == 1}
+    multi = {k: v for k, v in grid.items() if len(v) > 1}
+    for key in ("seed", "seeds", "steps", "max_episode_steps", "threads", "workers",
+                "confirm_episodes", "keep_top"):
+        if merged.get(key) is not None:
+            merged[key] = _int_value(key, merged[key], None)
+    spec = TrialSpec(
+        hparams=HParams(**single), env_id=str(merged["env_id"]),
+        max_episode_steps=merged["max_episode_steps"], seed=merged["seed"],
+        steps=merged["steps"], episodes=g.episodes,
+        stop_on_solve=_bool_value("stop_on_solve", merged["stop_on_solve"]),
+        confirm_episodes=merged["confirm_episodes"],
+        reward_threshold=merged["reward_threshold"], render=g.render,
+    )
+    return TrainRequest(
+        spec=spec, grid=multi, seeds=merged["seeds"], file_name=str(merged["file_name"]),
+        runs_dir=str(merged["runs_dir"]), group=merged["group"], resume=merged["resume"],
+        gif_path=merged["gif_path"], threads=merged["threads"], workers=merged["workers"],
+        backend=merged["backend"], ray_address=merged["ray_address"],
+        keep_top=merged["keep_top"], metrics_engines=g.metrics_engines,
+        metrics_config=g.metrics_config,
+    )
 
 
-def coerce_int(name: str, value: Any) -> int:
-    from cartpole.errors import ConfigError
-
+def _int_value(name: str, value: Any, low: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str | float):
         raise ConfigError(f"{name} must be an integer, got {value!r}")
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    if not number.is_integer():
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if not number.is_integer() or (low is not None and number < low):
+        raise ConfigError(f"{name} must be an integer"
+                          + (f" >= {low}" if low is not None else "") + f", got {value!r}")
     return int(number)
 
 
+def _bool_value(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("group", required=False)
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder of the groups.")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(group: str | None, runs_dir: str, as_json: bool) -> None:
+    """Show a group's trials: done, running, failed, and the best so far.
+
+    GROUP defaults to the group that changed last. Safe to run from another terminal
+    while the group trains.
+
+    \b
+    Examples:
+      cartpole status
+      cartpole status 20261122-061232-8ff2 --json
+    """
+    from pathlib import Path
+
+    from cartpole.grid.status import latest_group, read_status
+    from cartpole.summary import status_lines
+
+    try:
+        group_dir = Path(runs_dir) / group if group else latest_group(Path(runs_dir))
+        data = read_status(group_dir)
+    except CartpoleError as exc:
+        raise BadInput(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for line in status_lines(data):
+        click.echo(line)
+
+
 def main() -> None:
-    cli(prog_name="cartpole")
+    """Entry point: every usage error is one line on stderr, with exit code 2."""
+    try:
+        code = cli.main(prog_name="cartpole", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    sys.exit(code or 0)
 
 
-__all__ = ["cli", "coerce", "main"]
+__all__ = ["cli", "main"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +14,7 @@ import numpy as np
 from cartpole.errors import EnvError
 
 DEFAULT_ENV = "CartPole-v1"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,10 @@ def make_env(
     if render_mode is not None:
         kwargs["render_mode"] = render_mode
     try:
-        env = gym.make(env_id, **kwargs)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            env = gym.make(env_id, **kwargs)
+        _log_once(caught)
     except gym.error.DependencyNotInstalled as exc:
         raise EnvError(f"env {env_id!r} needs a package that is not installed: {exc}") from None
     except (gym.error.Error, ModuleNotFoundError, ImportError, TypeError) as exc:
@@ -68,6 +75,19 @@ class _ZeroBasedActions(gym.ActionWrapper):
 
     def action(self, action: int) -> int:
         return int(action) + self._start
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_said: set[str] = set()
+
+
+def _log_once(caught: list[warnings.WarningMessage]) -> None:
+    """Gymnasium's warnings (deprecated env versions...) as one plain log line each."""
+    for w in caught:
+        text = _ANSI.sub("", str(w.message)).strip()
+        if text not in _said:
+            _said.add(text)
+            log.warning("%s", text)
 
 
 def _check_spaces(env: gym.Env) -> None:

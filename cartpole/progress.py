@@ -24,11 +24,11 @@ class PlainProgress:
         if p.evaluations == self._printed:
             return
         self._printed = p.evaluations
-        done = p.step if self.unit == "steps" else p.episode
         total = f"/{self.total}" if self.total else ""
+        counts = (f"steps {p.step}{total}  episodes {p.episode}" if self.unit == "steps"
+                  else f"episodes {p.episode}{total}  steps {p.step}")
         print(
-            f"{self.unit} {done}{total}  episodes {p.episode}  "
-            f"recent {_fmt(p.recent_score)}  epsilon {p.epsilon:.3f}  "
+            f"{counts}  recent {_fmt(p.recent_score)}  epsilon {p.epsilon:.3f}  "
             f"eval {_fmt(p.last_eval)}  best {_fmt(p.best_eval)}",
             file=self.stream, flush=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,10 @@ def record_gif(path: str | Path, policy: NumpyPolicy, env_id: str,
     """Play one greedy episode, save every ``every``-th frame to ``path``; return its score."""
     from PIL import Image
 
+    # Off-screen frames need no window or sound: keep SDL from probing for them.
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     env = make_env(env_id, max_episode_steps, render_mode="rgb_array")
     frames: list[Image.Image] = []
     total = 0.0

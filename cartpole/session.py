@@ -1,117 +1,181 @@
-"""`cartpole train` as library code: validate everything, then run and publish."""
+"""`cartpole train` as library code: validate everything, plan the group, run it."""
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cartpole import artifacts
+from cartpole.config import HParams
 from cartpole.envs import describe
 from cartpole.errors import ConfigError, RenderError
 from cartpole.fileio import check_writable_dir, check_writable_file
-from cartpole.group import check_group_name, group_result, new_group_name, write_leaderboard
+from cartpole.grid.leaderboard import check_group_name, new_group_name
+from cartpole.grid.plan import Plan, make_trials
+from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
+from cartpole.grid.spec import expand, varying
 from cartpole.metrics.engines import build_sinks
 from cartpole.train import TrialSpec
 
 log = logging.getLogger(__name__)
 
+BACKENDS = ("local", "ray")
+
 
 @dataclass
 class TrainRequest:
-    """Everything ``cartpole train`` was asked to do: the trial, and where its outputs go."""
+    """Everything ``cartpole train`` was asked to do."""
 
     spec: TrialSpec = field(default_factory=TrialSpec)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: int = 1
     file_name: str = ".models/cartpole-rl-remote"
     runs_dir: str = "runs"
     group: str | None = None
+    resume: str | None = None
     gif_path: str | None = None
     threads: int = 1
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    backend: str = "local"
+    ray_address: str | None = None
+    keep_top: int | None = None
     metrics_engines: tuple[str, ...] = ("console",)
     metrics_config: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
 
+    def combinations(self) -> list[HParams]:
+        base = self.spec.hparams.to_dict()
+        return expand({**{k: [v] for k, v in base.items()}, **self.grid}) if self.grid \
+            else [self.spec.hparams]
+
+    def n_trials(self) -> int:
+        n = self.seeds
+        for values in self.grid.values():
+            n *= len(values)
+        return n
+
     def validate(self) -> None:
         """Check every input before anything is written; raise a CartpoleError if bad."""
         spec = self.spec
-        if spec.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {spec.seed}")
         for name in ("steps", "episodes", "max_episode_steps"):
             value = getattr(spec, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be >= 1, got {value}")
-        if spec.confirm_episodes < 0:
-            raise ConfigError(f"confirm_episodes must be >= 0, got {spec.confirm_episodes}")
-        if not isinstance(spec.stop_on_solve, bool):
-            raise ConfigError(f"stop_on_solve must be true or false, got {spec.stop_on_solve!r}")
-        if self.threads < 1:
-            raise ConfigError(f"threads must be >= 1, got {self.threads}")
+        _at_least("seed", spec.seed, 0)
+        _at_least("confirm_episodes", spec.confirm_episodes, 0)
+        _at_least("threads", self.threads, 1)
+        _at_least("workers", self.workers, 1)
+        _at_least("seeds", self.seeds, 1)
+        if self.keep_top is not None:
+            _at_least("keep_top", self.keep_top, 1)
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r} (choose from local, ray)")
         if self.group is not None:
             check_group_name(self.group)
+        if self.resume is not None:
+            check_group_name(self.resume)
+            if not (Path(self.runs_dir) / self.resume).is_dir():
+                raise ConfigError(f"no group {self.resume!r} in {self.runs_dir}/ to resume")
+        else:
+            if self.grid and any(not v for v in self.grid.values()):
+                raise ConfigError("the grid is empty: a hyperparameter has no values")
+            self.combinations()  # every combination must be a valid HParams
         describe(spec.env_id, spec.max_episode_steps)
-        if spec.render and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-            raise RenderError("-r/--render needs a display and none was found "
-                              "($DISPLAY is unset); use --gif FILE to record an episode")
+        if spec.render:
+            check_display()
         h5, meta = artifacts.model_paths(self.file_name)
         check_writable_file(h5, "model file")
         check_writable_file(meta, "metadata file")
         check_writable_dir(self.runs_dir, "runs folder")
         if self.gif_path:
+            if Path(self.gif_path).suffix.lower() != ".gif":
+                raise ConfigError(f"the GIF file must end in .gif, got {self.gif_path}")
             check_writable_file(self.gif_path, "GIF file")
         for sink in build_sinks(self.metrics_engines, self.metrics_config):
             sink.close()
 
+    def plan(self) -> Plan:
+        group_dir_root = Path(self.runs_dir)
+        if self.resume:
+            return Plan.load(group_dir_root / self.resume)
+        group = self.group or new_group_name()
+        if (group_dir_root / group / "plan.json").exists():
+            raise ConfigError(f"group {group!r} already exists in {self.runs_dir}/; "
+                              f"use --resume {group} to finish it")
+        combos = self.combinations()
+        return Plan(group, make_trials(combos, self.spec, self.seeds),
+                    {"varying": varying(combos), "seeds": self.seeds})
 
-def run_train(request: TrainRequest) -> dict[str, Any]:
-    """Train one trial into ``runs/<group>/t000/``, publish its model, return the result."""
-    from cartpole.progress import make_progress
-    from cartpole.runtime import configure_tensorflow
-    from cartpole.trial import train_into
 
-    request.validate()
-    group = request.group or new_group_name()
-    group_dir = Path(request.runs_dir) / group
-    trial = "t000"
-    trial_dir = group_dir / trial
-    created = [d for d in (Path(request.runs_dir), group_dir) if not d.exists()]
-    if trial_dir.exists():
-        raise ConfigError(f"{trial_dir} already exists; pick another --group")
-    spec = request.spec
-    configure_tensorflow(request.threads)
-    sinks = build_sinks(request.metrics_engines, request.metrics_config)
-    budget = spec.step_budget
-    display = (make_progress(budget if budget else spec.episodes,
-                             "steps" if budget else "episodes")
-               if request.progress else None)
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{name} must be >= {low}, got {value}")
+
+
+def check_display() -> None:
+    """Fail unless a window can really be opened (a stale $DISPLAY crashes SDL)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RenderError("-r/--render needs a display and none was found "
+                          "($DISPLAY is unset); use --gif FILE to record an episode")
+    # SDL quietly falls back to an off-screen driver when no server answers; that is
+    # not a display, and rendering to it later crashes.
+    probe = ("import os, sys; os.environ['PYGAME_HIDE_SUPPORT_PROMPT'] = '1'; import pygame; "
+             "pygame.display.init(); "
+             "sys.exit(pygame.display.get_driver() in ('offscreen', 'dummy'))")
     try:
-        record = train_into(spec, trial_dir, group, trial, sinks, display)
-    except BaseException:
-        # An unfinished trial leaves nothing behind, not even the folders made for it.
-        shutil.rmtree(trial_dir, ignore_errors=True)
-        for folder in reversed(created):
-            if folder.exists() and not any(folder.iterdir()):
-                folder.rmdir()
-        raise
-    finally:
-        if display:
-            display.close()
-    trials = [record]
-    write_leaderboard(group_dir, trials)
-    h5, _ = artifacts.publish_model(trial_dir, request.file_name)
-    if request.gif_path:
-        _record(request, trial_dir)
-    return group_result(group, group_dir, trials, h5)
+        ok = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                            timeout=20).returncode == 0
+    except subprocess.TimeoutExpired:
+        ok = False
+    if not ok:
+        raise RenderError(f"-r/--render cannot open a window on display "
+                          f"{os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')}; "
+                          "use --gif FILE to record an episode instead")
 
 
-def _record(request: TrainRequest, trial_dir: Path) -> None:
+def make_backend(request: TrainRequest, n_jobs: int) -> Any:
+    if request.backend == "ray":
+        from cartpole.grid.ray_backend import RayBackend
+
+        return RayBackend(request.ray_address, request.threads, num_cpus=request.workers)
+    if n_jobs == 1:
+        from cartpole.grid.inprocess import InProcessBackend
+
+        return InProcessBackend(progress=request.progress)
+    from cartpole.grid.local import LocalBackend
+
+    return LocalBackend(request.workers, request.threads)
+
+
+def run_train(request: TrainRequest) -> GroupOutcome:
+    """Run (or resume) a group, publish its best model, record a GIF if asked."""
+    request.validate()
+    plan = request.plan()
+    group_dir = Path(request.runs_dir) / plan.group
+    todo = sum(not t.is_complete(group_dir) for t in plan.trials)
+    run = GroupRun(
+        plan=plan, group_dir=group_dir, file_name=request.file_name,
+        backend=make_backend(request, todo), keep_top=request.keep_top,
+        varying=plan.options.get("varying", []),
+        job_options={"threads": request.threads, "metrics_engines": request.metrics_engines,
+                     "metrics_config": request.metrics_config},
+    )
+    outcome = run_group(run)
+    if request.gif_path and outcome.result["model"]:
+        spec = next(t.spec for t in plan.trials if t.trial == outcome.result["trial"])
+        outcome.result.update(_record(request.gif_path, outcome.result["model"], spec))
+    return outcome
+
+
+def _record(gif_path: str, model: str, spec: TrialSpec) -> dict[str, Any]:
     from cartpole.agent.h5weights import load_policy
     from cartpole.record import record_gif
 
-    policy = load_policy(trial_dir / artifacts.MODEL_FILE)
-    spec = request.spec
-    score = record_gif(request.gif_path, policy, spec.env_id, spec.max_episode_steps,
+    score = record_gif(gif_path, load_policy(model), spec.env_id, spec.max_episode_steps,
                        seed=spec.seed + 7)
-    log.info("recorded a greedy episode (score %.0f) to %s", score, request.gif_path)
+    return {"gif": gif_path, "gif_score": score}

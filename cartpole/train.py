@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class TrialSpec:
     episodes: int | None = None
     stop_on_solve: bool = True
     confirm_episodes: int = 80
+    reward_threshold: float | None = None
     render: bool = False
 
     @property
@@ -50,6 +52,15 @@ class TrialSpec:
     def confirm_seeds(self) -> list[int]:
         base = self.seed + CONFIRM_SEED_OFFSET
         return [base + i for i in range(self.confirm_episodes)]
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hparams"] = self.hparams.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrialSpec:
+        return cls(**{**data, "hparams": HParams.from_dict(data["hparams"])})
 
 
 @dataclass
@@ -79,6 +90,7 @@ class TrialOutcome:
     solved_at_seconds: float | None
     reward_threshold: float | None
     evaluations: list[dict[str, Any]]
+    interrupted: bool = False
 
     @property
     def solved(self) -> bool:
@@ -108,7 +120,9 @@ def run_trial(
     env = make_env(spec.env_id, spec.max_episode_steps, "human" if spec.render else None)
     eval_envs = [make_env(spec.env_id, spec.max_episode_steps)
                  for _ in range(min(hp.eval_episodes, MAX_EVAL_ENVS))]
-    threshold = env.spec.reward_threshold if env.spec else None
+    threshold = spec.reward_threshold
+    if threshold is None and env.spec:
+        threshold = env.spec.reward_threshold
     obs_dim = int(np.prod(env.observation_space.shape))
     n_actions = int(env.action_space.n)
 
@@ -138,6 +152,7 @@ def run_trial(
         notify(progress)
 
     obs = _flat(env.reset(seed=spec.seed)[0])
+    interrupted = False
     try:
         while not ((budget is not None and step >= budget)
                    or (spec.episodes is not None and progress.episode >= spec.episodes)):
@@ -175,6 +190,8 @@ def run_trial(
                     break
         if not selector.history or selector.history[-1]["step"] != step:
             run_eval()
+    except KeyboardInterrupt:
+        interrupted = True  # keep what was learnt so far: the best snapshot is saved
     finally:
         env.close()
         for e in eval_envs:
@@ -195,10 +212,12 @@ def run_trial(
         solved_at_seconds=solved_at[1] if solved_at else None,
         reward_threshold=threshold,
         evaluations=selector.history,
+        interrupted=interrupted,
     )
     emit("trial_end", score=outcome.best_score, eval_std=outcome.best_std,
          steps=step, episodes=outcome.episodes, seconds=round(outcome.seconds, 3),
-         solved=outcome.solved, solved_at_step=outcome.solved_at_step)
+         solved=outcome.solved, solved_at_step=outcome.solved_at_step,
+         interrupted=interrupted)
     return outcome
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ def train_into(
     trial: str,
     sinks: list[Sink] | None = None,
     on_progress: ProgressFn | None = None,
+    extra: dict[str, Callable[[], Any]] | None = None,
 ) -> dict[str, Any]:
     """Train, then write the trial's files atomically; return its result record."""
     info = describe(spec.env_id, spec.max_episode_steps)
@@ -46,11 +48,12 @@ def train_into(
         "score_std": outcome.best_std,
         "eval_episodes": spec.hparams.eval_episodes,
         "confirmed_score": outcome.confirmed_score,
-        "confirm_episodes": spec.hparams.eval_episodes + spec.confirm_episodes
+        "confirmed_over_episodes": spec.hparams.eval_episodes + spec.confirm_episodes
         if outcome.confirmed_score is not None else None,
         "best_step": outcome.best_step,
     })
     result = result_record(spec, outcome, trial, trial_dir)
+    result.update({name: measure() for name, measure in (extra or {}).items()})
     write_json(trial_dir / artifacts.RESULT_FILE, result)
     return result
 
@@ -59,7 +62,7 @@ def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,
                   trial_dir: Path) -> dict[str, Any]:
     return {
         "trial": trial,
-        "status": "completed",
+        "status": "interrupted" if outcome.interrupted else "completed",
         "score": outcome.best_score,
         "score_std": outcome.best_std,
         "best_step": outcome.best_step,

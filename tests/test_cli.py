@@ -160,27 +160,67 @@ def test_train_seed_0_end_to_end(tmp_path):
     assert fresh.mean >= 475
 
     group_dir = tmp_path / "runs" / res["group"]
-    assert json.loads((group_dir / "leaderboard.json").read_text())[0]["trial"] == "t000"
+    assert json.loads((group_dir / "leaderboard.json").read_text())[0]["best_trial"] == "t000"
     events = [json.loads(x) for x in (group_dir / "t000" / "events.jsonl").read_text().split("\n")
               if x]
     assert events[0]["event"] == "trial_start"
     assert events[-1]["event"] == "trial_end"
 
 
-def test_ctrl_c_exits_130_and_leaves_nothing(tmp_path):
+def test_ctrl_c_keeps_the_best_model_so_far_and_resume_finishes(tmp_path):
     import signal
     import time
 
     exe = Path(sys.executable).with_name("cartpole")
-    proc = subprocess.Popen([str(exe), "train", "--steps", "1000000", "--no-stop-on-solve"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "runs").exists() and time.monotonic() < deadline:
+    proc = subprocess.Popen([str(exe), "train", "--steps", "30000", "--no-stop-on-solve",
+                             "--eval-every", "1000", "--group", "g1"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events = tmp_path / "runs" / "g1" / "t000" / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+            events.exists() and '"event":"eval"' in events.read_text()):
         time.sleep(0.2)
-    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert err.strip().splitlines()[-1] == "interrupted"
+    assert "--resume g1" in err.strip().splitlines()[-1]
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["state"] == "interrupted"
+    assert res["trials"][0]["status"] == "interrupted"
+    assert res["score"] is not None
+    assert (tmp_path / res["model"]).exists()  # the best model so far was published
+    status = json.loads((tmp_path / "runs" / "g1" / "status.json").read_text())
+    assert status["state"] == "interrupted"
+
+    done = _cartpole("train", "--resume", "g1", "--steps", "10", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    res = json.loads(done.stdout.strip().splitlines()[-1])
+    # the plan is replayed as written: its 30,000-step budget, not --steps 10
+    assert res["state"] == "completed"
+    assert res["trials"][0]["steps"] == 30000
+
+
+def test_render_with_a_stale_display_is_a_clean_error(tmp_path):
+    env = {**os.environ, "DISPLAY": ":99"}  # no X server answers there
+    exe = Path(sys.executable).with_name("cartpole")
+    proc = subprocess.run([str(exe), "-r", "train"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Error: -r/--render cannot open a window on display :99; "
+        "use --gif FILE to record an episode instead"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_replacing_a_better_model_warns(tmp_path):
+    args = ["--runs-dir", str(tmp_path / "runs"), "-f", str(tmp_path / "m"), *QUICK]
+    first = CliRunner().invoke(cli, ["train", *args])
+    assert first.exit_code == 0
+    meta = tmp_path / "m.json"
+    data = json.loads(meta.read_text())
+    data["score"] = 1e6  # pretend the model in place is far better
+    meta.write_text(json.dumps(data))
+    second = subprocess.run([str(Path(sys.executable).with_name("cartpole")), "train", *args],
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0
+    assert "replacing" in second.stderr and "score 1000000.0" in second.stderr

@@ -34,3 +34,14 @@ def test_unwritable_paths(tmp_path):
         check_writable_file(tmp_path, "model file")
     with pytest.raises(OutputError, match="cannot be written"):
         check_writable_dir("/proc/cartpole-runs", "runs folder")
+
+
+def test_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "x.json", {})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,1 @@
+"""Grid search: trial specs, backends that run them, and the group's leaderboard."""

@@ -1,0 +1,113 @@
+"""The group's leaderboard: combinations ranked by mean evaluation score over seeds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import secrets
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cartpole.config import HPARAM_NAMES
+from cartpole.errors import ConfigError
+from cartpole.fileio import write_json, write_text
+
+LEADERBOARD_JSON = "leaderboard.json"
+LEADERBOARD_CSV = "leaderboard.csv"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_CSV_COLUMNS = ("rank", "status", "score_mean", "score_std", "seeds", "best_trial",
+                "best_score", "steps_mean", "seconds_mean", "trials")
+TRIAL_KEYS = ("trial", "status", "score", "score_std", "steps", "episodes", "seconds",
+              "solved_at_step", "seed", "hparams", "dir", "error", "peak_rss_mb")
+
+
+def new_group_name() -> str:
+    """A sortable, unique group name such as ``20261122-061502-a3f9``."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def check_group_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise ConfigError(
+            f"group name {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _completed(trial: dict[str, Any]) -> bool:
+    """A trial with a model to rank: completed, or interrupted after an evaluation."""
+    return trial.get("status") in ("completed", "interrupted") and trial.get("score") is not None
+
+
+def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per combination (its seeds pooled), best mean score first."""
+    combos: dict[str, list[dict[str, Any]]] = {}
+    for t in trials:
+        combos.setdefault(json.dumps(t["hparams"], sort_keys=True), []).append(t)
+    rows = []
+    for members in combos.values():
+        done = [t for t in members if _completed(t)]
+        scores = [t["score"] for t in done]
+        best = max(done, key=lambda t: t["score"]) if done else None
+        rows.append({
+            "status": ("completed" if all(t["status"] == "completed" for t in members)
+                       else "partial" if done else "failed"),
+            "score_mean": statistics.fmean(scores) if scores else None,
+            "score_std": statistics.pstdev(scores) if scores else None,
+            "seeds": len(done),
+            "best_trial": best["trial"] if best else None,
+            "best_score": best["score"] if best else None,
+            "steps_mean": statistics.fmean(t["steps"] for t in done) if done else None,
+            "seconds_mean": statistics.fmean(t["seconds"] for t in done) if done else None,
+            "trials": [t["trial"] for t in members],
+            "hparams": members[0]["hparams"],
+        })
+    rows.sort(key=lambda r: (r["score_mean"] is None, -(r["score_mean"] or 0.0),
+                             -(r["best_score"] or 0.0)))
+    return [{"rank": i + 1, **r} for i, r in enumerate(rows)]
+
+
+def write_leaderboard(group_dir: Path, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Write the leaderboard as JSON and CSV (one column per hyperparameter)."""
+    rows = rank_combinations(trials)
+    write_json(group_dir / LEADERBOARD_JSON, rows)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=[*_CSV_COLUMNS, *HPARAM_NAMES],
+                            lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        flat = {k: (" ".join(row[k]) if k == "trials" else row[k]) for k in _CSV_COLUMNS}
+        for name, value in row["hparams"].items():
+            flat[name] = ",".join(map(str, value)) if isinstance(value, list) else value
+        writer.writerow(flat)
+    write_text(group_dir / LEADERBOARD_CSV, buf.getvalue())
+    return rows
+
+
+def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The best seed of the best-ranked combination."""
+    rows = rank_combinations(trials)
+    if not rows or rows[0]["best_trial"] is None:
+        return None
+    return next(t for t in trials if t["trial"] == rows[0]["best_trial"])
+
+
+def group_result(group: str, group_dir: Path, trials: list[dict[str, Any]],
+                 published: Path | None, state: str) -> dict[str, Any]:
+    """The JSON object printed as the last line of ``cartpole train``."""
+    best = best_trial(trials)
+    return {
+        "group": group,
+        "state": state,
+        "model": str(published) if published else None,
+        "score": best["score"] if best else None,
+        "hparams": best["hparams"] if best else None,
+        "trial": best["trial"] if best else None,
+        "run_dir": str(group_dir),
+        "trials": [{k: t[k] for k in TRIAL_KEYS if k in t} for t in trials],
+    }

@@ -1,0 +1,116 @@
+"""The local backend: a bounded pool of fresh processes, one per trial."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cartpole import artifacts
+from cartpole.grid.worker import ERROR_FILE, LOG_FILE
+
+POLL_SECONDS = 0.1
+STOP_GRACE_SECONDS = 10.0
+
+UpdateFn = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    trial: str
+    trial_dir: Path
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment that keeps a worker's numeric libraries to ``threads`` threads."""
+    n = str(threads)
+    return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
+            "OPENBLAS_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
+            "TF_NUM_INTEROP_THREADS": n, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+class LocalBackend:
+    """Runs at most ``workers`` trial processes at once; each process trains one trial."""
+
+    name = "local"
+
+    def __init__(self, workers: int, threads: int = 1) -> None:
+        self.workers = workers
+        self.threads = threads
+
+    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
+        pending = deque(jobs)
+        running: dict[str, tuple[Job, subprocess.Popen[bytes]]] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    job = pending.popleft()
+                    proc = self._launch(job)
+                    running[job.trial] = (job, proc)
+                    on_update(job.trial, {"status": "running", "pid": proc.pid})
+                time.sleep(POLL_SECONDS)
+                for trial, (job, proc) in list(running.items()):
+                    code = proc.poll()
+                    if code is not None:
+                        del running[trial]
+                        on_update(trial, collect(job, code))
+        except BaseException:
+            for trial, (job, proc) in running.items():
+                _stop(proc)
+                update = collect(job, proc.returncode if proc.returncode is not None else -15)
+                if update["status"] != "interrupted":
+                    update = {"status": "interrupted", "error": "stopped by the user"}
+                on_update(trial, update)
+            raise
+
+    def _launch(self, job: Job) -> subprocess.Popen[bytes]:
+        log = (job.trial_dir / LOG_FILE).open("ab")
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "cartpole.grid.worker", str(job.trial_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=thread_env(self.threads), start_new_session=True,
+            )
+        finally:
+            log.close()
+
+
+def collect(job: Job, code: int) -> dict[str, Any]:
+    """Turn a finished worker's exit code and files into a status update."""
+    result_path = job.trial_dir / artifacts.RESULT_FILE
+    if result_path.exists():  # completed, or interrupted with its best model so far
+        return {"status": "completed", **json.loads(result_path.read_text())}
+    if code < 0:
+        error = f"killed by {signal.Signals(-code).name}"
+    else:
+        error = _error_message(job.trial_dir) or f"worker exited with code {code}"
+    return {"status": "failed", "error": error, "exit_code": code}
+
+
+def _error_message(trial_dir: Path) -> str | None:
+    try:
+        return json.loads((trial_dir / ERROR_FILE).read_text())["error"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a worker and everything it started: SIGTERM, then SIGKILL after a grace period."""
+    for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

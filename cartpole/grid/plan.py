@@ -1,0 +1,80 @@
+"""A group's plan: every trial it holds, saved in ``runs/<group>/plan.json``.
+
+The plan is written once, before any trial starts, so that ``--resume`` replays
+exactly the same trials whatever the command line says the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cartpole import artifacts
+from cartpole.config import HParams
+from cartpole.errors import ConfigError
+from cartpole.fileio import write_json
+from cartpole.train import TrialSpec
+
+PLAN_FILE = "plan.json"
+PLAN_FORMAT = "cartpole-plan/1"
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One combination and seed, with the folder it trains into."""
+
+    trial: str
+    spec: TrialSpec
+
+    def dir(self, group_dir: Path) -> Path:
+        return group_dir / self.trial
+
+    def is_complete(self, group_dir: Path) -> bool:
+        result = self.dir(group_dir) / artifacts.RESULT_FILE
+        if not result.exists() or not (self.dir(group_dir) / artifacts.MODEL_FILE).exists():
+            return False
+        try:
+            return json.loads(result.read_text()).get("status") == "completed"
+        except (OSError, ValueError):
+            return False
+
+
+@dataclass
+class Plan:
+    group: str
+    trials: list[Trial]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, group_dir: Path) -> None:
+        write_json(group_dir / PLAN_FILE, {
+            "format": PLAN_FORMAT,
+            "group": self.group,
+            "options": self.options,
+            "trials": [{"trial": t.trial, "spec": t.spec.to_dict()} for t in self.trials],
+        })
+
+    @classmethod
+    def load(cls, group_dir: Path) -> Plan:
+        path = group_dir / PLAN_FILE
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"no group to resume at {group_dir} (no {PLAN_FILE})") from None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        if data.get("format") != PLAN_FORMAT:
+            raise ConfigError(f"{path} is not a cartpole plan")
+        trials = [Trial(t["trial"], TrialSpec.from_dict(t["spec"])) for t in data["trials"]]
+        return cls(data["group"], trials, data.get("options", {}))
+
+
+def make_trials(combos: list[HParams], base: TrialSpec, seeds: int) -> list[Trial]:
+    """One trial per combination and seed: t000, t001, ... in combination order."""
+    trials: list[Trial] = []
+    for combo in combos:
+        for k in range(seeds):
+            spec = TrialSpec(**{**base.__dict__, "hparams": combo, "seed": base.seed + k})
+            trials.append(Trial(f"t{len(trials):03d}", spec))
+    return trials

@@ -1,0 +1,189 @@
+"""Run a group's plan on a backend: status, leaderboard, best model, result."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+from cartpole import artifacts
+from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
+from cartpole.grid.local import Job, UpdateFn
+from cartpole.grid.plan import Plan, Trial
+from cartpole.grid.status import StatusBoard
+from cartpole.grid.worker import write_job
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_ALL_FAILED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, jobs: list[Job], on_update: UpdateFn) -> None: ...
+
+
+@dataclass
+class GroupRun:
+    """A plan, where it lives, how to run it and where the best model goes."""
+
+    plan: Plan
+    group_dir: Path
+    file_name: str
+    backend: Backend
+    job_options: dict[str, Any] = field(default_factory=dict)
+    keep_top: int | None = None
+    varying: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GroupOutcome:
+    result: dict[str, Any]
+    exit_code: int
+    records: list[dict[str, Any]]
+
+
+def run_group(run: GroupRun, out: TextIO | None = None) -> GroupOutcome:
+    """Run every trial of the plan that has not completed yet, then rank and publish."""
+    out = out or sys.stdout
+    plan, group_dir = run.plan, run.group_dir
+    group_dir.mkdir(parents=True, exist_ok=True)
+    plan.save(group_dir)
+    records = {t.trial: _initial_record(t, group_dir, run.varying) for t in plan.trials}
+    board = StatusBoard(group_dir, plan.group, run.backend.name,
+                        {k: _status_entry(r) for k, r in records.items()},
+                        varying=run.varying)
+    todo = [t for t in plan.trials if records[t.trial]["status"] != "completed"]
+    jobs = [_prepare(t, group_dir, plan.group, run.job_options) for t in todo]
+    report = _reporter(out, len(plan.trials), sum(r["status"] == "completed"
+                                                  for r in records.values()))
+
+    def on_update(trial: str, update: dict[str, Any]) -> None:
+        records[trial].update(update)
+        board.update(trial, **_status_entry(records[trial]))
+        report(trial, records[trial])
+
+    interrupted = False
+    try:
+        run.backend.run(jobs, on_update)
+    except KeyboardInterrupt:
+        interrupted = True
+    trials = [records[t.trial] for t in plan.trials]
+    write_leaderboard(group_dir, trials)
+    published = _publish(group_dir, trials, run.file_name)
+    if run.keep_top is not None:
+        prune_models(group_dir, trials, run.keep_top)
+    completed = sum(t["status"] == "completed" for t in trials)
+    if interrupted:
+        state, code = "interrupted", EXIT_INTERRUPTED
+    elif completed == len(trials):
+        state, code = "completed", EXIT_OK
+    elif completed:
+        state, code = "partial", EXIT_PARTIAL
+    else:
+        state, code = "failed", EXIT_ALL_FAILED
+    board.finish(state)
+    return GroupOutcome(group_result(plan.group, group_dir, trials, published, state), code,
+                        trials)
+
+
+def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[str, Any]:
+    hparams = trial.spec.hparams.to_dict()
+    base = {"trial": trial.trial, "seed": trial.spec.seed, "hparams": hparams,
+            "dir": str(trial.dir(group_dir)), "label": combo_label(hparams, varying)}
+    if trial.is_complete(group_dir):
+        result = json.loads((trial.dir(group_dir) / artifacts.RESULT_FILE).read_text())
+        return {**base, **result, "status": "completed"}
+    return {**base, "status": "pending"}
+
+
+def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("status", "score", "score_std", "steps", "seconds", "seed", "pid", "error",
+            "hparams", "peak_rss_mb")
+    return {k: record[k] for k in keys if record.get(k) is not None}
+
+
+def _prepare(trial: Trial, group_dir: Path, group: str, options: dict[str, Any]) -> Job:
+    """Give the trial a clean folder holding only its job description."""
+    trial_dir = trial.dir(group_dir)
+    if trial_dir.exists():
+        shutil.rmtree(trial_dir)
+    write_job(trial_dir, {"group": group, "trial": trial.trial, "spec": trial.spec.to_dict(),
+                          **options})
+    return Job(trial.trial, trial_dir)
+
+
+def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> Path | None:
+    best = best_trial(trials)
+    if best is None:
+        return None
+    _warn_if_downgrade(file_name, best, group_dir)
+    h5, _ = artifacts.publish_model(group_dir / best["trial"], file_name)
+    return h5
+
+
+def _warn_if_downgrade(file_name: str, best: dict[str, Any], group_dir: Path) -> None:
+    """The -f model is always this run's best; say so when it replaces a better or other one."""
+    h5, meta_path = artifacts.model_paths(file_name)
+    try:
+        old = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return
+    new = json.loads((group_dir / best["trial"] / artifacts.METADATA_FILE).read_text())
+    if old.get("env_id") != new.get("env_id"):
+        log.warning("replacing %s, a %s model, with a %s one; pass -f to keep both",
+                    h5, old.get("env_id"), new.get("env_id"))
+    elif (old.get("score") or float("-inf")) > (new.get("score") or float("-inf")):
+        log.warning("replacing %s (score %.1f, group %s) with this run's best (score %.1f); "
+                    "pass -f to keep both", h5, old["score"], old.get("group"), new["score"])
+
+
+def prune_models(group_dir: Path, trials: list[dict[str, Any]], keep: int) -> None:
+    """Delete the .h5 of every completed trial outside the ``keep`` best by score."""
+    done = sorted((t for t in trials if t.get("status") == "completed"),
+                  key=lambda t: -(t.get("score") or 0.0))
+    for t in done[keep:]:
+        (group_dir / t["trial"] / artifacts.MODEL_FILE).unlink(missing_ok=True)
+        t["model_pruned"] = True
+
+
+def _reporter(out: TextIO, total: int, done: int) -> Callable[[str, dict[str, Any]], None]:
+    """One line per trial that starts or ends, when the group has several trials."""
+    finished = done
+
+    def report(trial: str, record: dict[str, Any]) -> None:
+        nonlocal finished
+        if total == 1:
+            return
+        status = record["status"]
+        label = _label(record)
+        if status == "running":
+            print(f"[{finished}/{total}] {trial} started   seed {record['seed']}  {label}",
+                  file=out, flush=True)
+            return
+        finished += 1
+        if status == "completed":
+            detail = (f"score {record['score']:.1f}  {record['steps']} steps  "
+                      f"{record['seconds']:.1f} s")
+        else:
+            detail = record.get("error") or status
+        print(f"[{finished}/{total}] {trial} {status:<9} {detail}  {label}", file=out,
+              flush=True)
+
+    return report
+
+
+def _label(record: dict[str, Any]) -> str:
+    return record.get("label", "")
+
+
+def combo_label(hparams: dict[str, Any], names: list[str]) -> str:
+    """``gamma=0.9 batch_size=32``: the hyperparameters that vary in the group."""
+    return " ".join(f"{n}={','.join(map(str, v)) if isinstance(v, list) else v}"
+                    for n in names for v in [hparams[n]])

@@ -1,0 +1,115 @@
+"""A group's live status in ``runs/<group>/status.json``, readable from another terminal.
+
+The process that runs the group rewrites the file atomically on every change, so a
+reader never sees half of it. A trial still marked running whose group process is
+gone is reported as stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from cartpole.errors import ConfigError
+from cartpole.fileio import write_json
+from cartpole.metrics.events import utc_now
+
+STATUS_FILE = "status.json"
+STATES = ("pending", "running", "completed", "failed", "interrupted")
+
+
+class StatusBoard:
+    """The writer side: one entry per trial, saved after every change."""
+
+    def __init__(self, group_dir: Path, group: str, backend: str,
+                 trials: dict[str, dict[str, Any]], varying: list[str] | None = None) -> None:
+        self.path = group_dir / STATUS_FILE
+        self.data: dict[str, Any] = {
+            "group": group, "backend": backend, "state": "running", "pid": os.getpid(),
+            "varying": varying or [],
+            "started": utc_now(), "updated": utc_now(), "trials": trials,
+        }
+        self.save()
+
+    def update(self, trial: str, **fields: Any) -> None:
+        entry = self.data["trials"].setdefault(trial, {})
+        entry.update({k: v for k, v in fields.items() if v is not None})
+        if fields.get("status") == "running":
+            entry["started"] = utc_now()
+            entry.pop("error", None)
+        elif fields.get("status") in ("completed", "failed", "interrupted"):
+            entry["ended"] = utc_now()
+        self.save()
+
+    def finish(self, state: str) -> None:
+        self.data["state"] = state
+        self.save()
+
+    def save(self) -> None:
+        self.data["updated"] = utc_now()
+        write_json(self.path, self.data)
+
+
+def read_status(group_dir: Path) -> dict[str, Any]:
+    path = group_dir / STATUS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"no status for {group_dir} (is it a cartpole group?)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if data.get("state") == "running" and not _alive(data.get("pid")):
+        data["state"] = "stale"
+    for trial, entry in data.get("trials", {}).items():
+        if entry.get("status") == "running":
+            entry.update(_live_progress(group_dir / trial))
+    return data
+
+
+def latest_group(runs_dir: Path) -> Path:
+    """The group folder whose status changed last."""
+    candidates = [p.parent for p in runs_dir.glob(f"*/{STATUS_FILE}")]
+    if not candidates:
+        raise ConfigError(f"no groups in {runs_dir}")
+    return max(candidates, key=lambda d: (d / STATUS_FILE).stat().st_mtime)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _live_progress(trial_dir: Path) -> dict[str, Any]:
+    """Step and last evaluation of a running trial, from the tail of its events file."""
+    path = trial_dir / "events.jsonl"
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, path.stat().st_size - 16_384))
+            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
+    except OSError:
+        return {}
+    live: dict[str, Any] = {}
+    for line in reversed(lines):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if "step" not in live and "total_steps" in event:
+            live["step"] = event["total_steps"]
+        if "eval" not in live and event.get("event") == "eval":
+            live["eval"] = event["eval_mean"]
+            live.setdefault("step", event["step"])
+        if len(live) == 2:
+            break
+    live["age"] = round(time.time() - path.stat().st_mtime, 1) if path.exists() else None
+    return live

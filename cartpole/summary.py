@@ -1,0 +1,73 @@
+"""Human-readable tables: a finished group's summary and a group's status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cartpole.grid.leaderboard import rank_combinations
+
+
+def _num(value: float | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return [fmt.format(*header).rstrip(), *(fmt.format(*r).rstrip() for r in rows)]
+
+
+def summary_lines(result: dict[str, Any], records: list[dict[str, Any]]) -> list[str]:
+    """A table of combinations (for grids) and one closing line."""
+    lines: list[str] = []
+    if len(records) > 1:
+        rows = []
+        for row in rank_combinations(records):
+            members = [r for r in records if r["trial"] in row["trials"]]
+            label = members[0].get("label") or "defaults"
+            rows.append([str(row["rank"]), label, f"{row['seeds']}/{len(members)}",
+                         f"{_num(row['score_mean'])} ± {_num(row['score_std'])}",
+                         _num(row["steps_mean"], ".0f"), _num(row["seconds_mean"]),
+                         row["status"]])
+        lines += _table(["rank", "combination", "seeds", "score", "steps", "seconds",
+                         "status"], rows)
+    best = next((r for r in records if r["trial"] == result.get("trial")), None)
+    if best is None:
+        lines.append(f"no trial completed ({result['state']}); nothing was published")
+        return lines
+    solved = (f"solved at step {best['solved_at_step']}" if best.get("solved_at_step")
+              else "not solved")
+    lines.append(f"{result['state']}: best {best['trial']} {solved}; {best['steps']} steps, "
+                 f"{best['episodes']} episodes in {best['seconds']:.1f} s; best evaluation "
+                 f"{best['score']:.1f} ± {best['score_std']:.1f}; model: {result['model']}")
+    if result.get("gif"):
+        lines.append(f"recorded a greedy episode (score {result['gif_score']:.0f}) "
+                     f"to {result['gif']}")
+    return lines
+
+
+def status_lines(data: dict[str, Any]) -> list[str]:
+    """The status of every trial of a group, and the best so far."""
+    trials = data.get("trials", {})
+    counts: dict[str, int] = {}
+    for t in trials.values():
+        counts[t["status"]] = counts.get(t["status"], 0) + 1
+    lines = [f"group {data['group']} ({data.get('backend', 'local')}): {data['state']}; "
+             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))]
+    rows = []
+    for name, t in sorted(trials.items()):
+        if t["status"] == "running":
+            detail = f"step {t.get('step', '-')}, last eval {_num(t.get('eval'))}"
+        elif t["status"] in ("completed", "interrupted") and t.get("score") is not None:
+            detail = f"score {_num(t['score'])}, {t.get('steps', '-')} steps"
+        else:
+            detail = t.get("error", "")
+        hp = t.get("hparams") or {}
+        rows.append([name, t["status"], str(t.get("seed", "-")), detail,
+                     " ".join(f"{k}={v}" for k, v in hp.items() if k in data.get("varying", ()))])
+    lines += _table(["trial", "status", "seed", "detail", ""], rows)
+    scored = [(n, t) for n, t in trials.items() if t.get("score") is not None]
+    if scored:
+        name, t = max(scored, key=lambda nt: nt[1]["score"])
+        lines.append(f"best so far: {name}, score {_num(t['score'])}")
+    return lines

@@ -1,0 +1,130 @@
+"""The grid on the local backend, driven through the real command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EXE = str(Path(sys.executable).with_name("cartpole"))
+# Short trials: learning starts at once, evaluations are cheap.
+QUICK = ["--hidden-sizes", "16", "--learning-starts", "100", "--train-freq", "100",
+         "--gradient-steps", "10", "--eval-every", "500", "--eval-episodes", "2",
+         "--no-stop-on-solve"]
+
+
+def _run(*args, cwd, **kw):
+    return subprocess.run([EXE, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                          **kw)
+
+
+def _result(proc):
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_acceptance_grid_of_four(tmp_path):
+    proc = _run("-e", "30", "train", "--gamma", "0.9", "0.99", "--batch_size", "32", "64",
+                "--workers", "2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    res = _result(proc)
+    assert res["state"] == "completed"
+    assert len(res["trials"]) == 4
+    assert {(t["hparams"]["gamma"], t["hparams"]["batch_size"]) for t in res["trials"]} == {
+        (0.9, 32), (0.9, 64), (0.99, 32), (0.99, 64)}
+    assert all(t["status"] == "completed" and t["episodes"] == 30 for t in res["trials"])
+    group = tmp_path / "runs" / res["group"]
+    board = json.loads((group / "leaderboard.json").read_text())
+    assert len(board) == 4
+    assert [r["score_mean"] for r in board] == sorted((r["score_mean"] for r in board),
+                                                      reverse=True)
+    assert (group / "leaderboard.csv").read_text().startswith("rank,")
+    best = json.loads((tmp_path / ".models" / "cartpole-rl-remote.json").read_text())
+    assert best["trial"] == board[0]["best_trial"] == res["trial"]
+    assert (tmp_path / ".models" / "cartpole-rl-remote.h5").read_bytes() == (
+        group / res["trial"] / "model.h5").read_bytes()
+    # every trial ran in a process of its own
+    pids = {json.loads((group / "status.json").read_text())["trials"][t]["pid"]
+            for t in ("t000", "t001", "t002", "t003")}
+    assert len(pids) == 4 and os.getpid() not in pids
+    assert "rank  combination" in proc.stdout
+
+
+def test_sigkilled_trial_fails_others_complete_then_resume_reruns_it(tmp_path):
+    proc = subprocess.Popen(
+        [EXE, "train", "--gamma", "0.9", "0.95", "0.99", "--steps", "6000", "--workers", "2",
+         "--group", "g", *QUICK], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    status_path = tmp_path / "runs" / "g" / "status.json"
+    victim = None
+    deadline = time.monotonic() + 120
+    while victim is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        if status_path.exists():
+            entry = json.loads(status_path.read_text())["trials"]["t000"]
+            if entry["status"] == "running":
+                victim = entry["pid"]
+    # readable from "another terminal" while it runs
+    shown = _run("status", "g", cwd=tmp_path)
+    assert shown.returncode == 0 and "t000" in shown.stdout and "running" in shown.stdout
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 3, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["state"] == "partial"
+    by_trial = {t["trial"]: t for t in res["trials"]}
+    assert by_trial["t000"]["status"] == "failed"
+    assert by_trial["t000"]["error"] == "killed by SIGKILL"
+    assert by_trial["t001"]["status"] == by_trial["t002"]["status"] == "completed"
+    done_before = {t: (tmp_path / "runs" / "g" / t / "result.json").stat().st_mtime_ns
+                   for t in ("t001", "t002")}
+
+    again = _run("train", "--resume", "g", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    res = _result(again)
+    assert res["state"] == "completed"
+    assert all(t["status"] == "completed" for t in res["trials"])
+    assert "t000 started" in again.stdout
+    assert "t001 started" not in again.stdout and "t002 started" not in again.stdout
+    for t, mtime in done_before.items():
+        assert (tmp_path / "runs" / "g" / t / "result.json").stat().st_mtime_ns == mtime
+
+
+def test_seeds_rank_by_mean_and_keep_top(tmp_path):
+    proc = _run("train", "--gamma", "0.9", "0.99", "--seeds", "2", "--steps", "1000",
+                "--keep-top", "1", "--workers", "2", *QUICK, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    res = _result(proc)
+    assert sorted(t["seed"] for t in res["trials"]) == [0, 0, 1, 1]
+    group = tmp_path / "runs" / res["group"]
+    models = sorted(group.glob("t*/model.h5"))
+    assert [m.parent.name for m in models] == [res["trial"]]
+    board = json.loads((group / "leaderboard.json").read_text())
+    assert all(r["seeds"] == 2 for r in board)
+    assert "±" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--gama", "0.9"], "Did you mean '--gamma'?"),
+    (["train", "--gamma"], "requires an argument"),
+    (["train", "--gamma", "0.9:0.99:x"], "bad range '0.9:0.99:x' for gamma"),
+    (["train", "--gamma", "0.9", "-2"], "gamma must be in (0, 1], got -2.0"),
+    (["train", "--gamma", "0.9:0.99:10", "--batch-size", "16:160:10"],
+     "the grid has 100 trials (more than 64); pass --yes to run it"),
+    (["--conf-file", "empty.yaml", "train"], "gamma has an empty list of values"),
+    (["--conf-file", "typo.yaml", "train"], "did you mean 'learning_rate'?"),
+    (["train", "--resume", "nope"], "no group 'nope' in runs/ to resume"),
+    (["status", "nope"], "no status for runs/nope"),
+])
+def test_bad_grid_input_is_one_line_exit_2(tmp_path, args, message):
+    (tmp_path / "empty.yaml").write_text("gamma: []\n")
+    (tmp_path / "typo.yaml").write_text("learning-rat: 0.1\n")
+    proc = _run(*args, cwd=tmp_path, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert message in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.yaml", "typo.yaml"]
