@@ -16,21 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from benchmarks.report import machine_line, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 THRESHOLD = 475.0
 FINAL_EPISODES = 100
-MARK_BEGIN = "<!-- time-to-solve:begin -->"
-MARK_END = "<!-- time-to-solve:end -->"
+PACKAGES = ("tensorflow-cpu", "tensorflow", "keras", "stable-baselines3", "torch", "gymnasium")
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
               "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
@@ -114,7 +113,7 @@ def summarise(ours: list[dict[str, Any]], sb3: list[dict[str, Any]]) -> dict[str
 
 
 def markdown(ours: list[dict[str, Any]], sb3: list[dict[str, Any]], summary: dict[str, Any],
-             command: str, versions: dict[str, str]) -> str:
+             command: str) -> str:
     rows = ["| side | seed | solved at step | time to solve (s) | training time (s) "
             "| best 20-ep eval | 100-ep eval of the final model |",
             "|---|---|---|---|---|---|---|"]
@@ -126,10 +125,7 @@ def markdown(ours: list[dict[str, Any]], sb3: list[dict[str, Any]], summary: dic
     s = summary
     n_ours, n_sb3 = len(ours), len(sb3)
     lines = [
-        MARK_BEGIN,
-        f"Measured {datetime.now(UTC):%Y-%m-%d} on {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}; one thread per run; "
-        + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".",
+        machine_line(PACKAGES) + " One thread per run.",
         "",
         "| figure | cartpole DQN | stable-baselines3 DQN (zoo config) |",
         "|---|---|---|",
@@ -148,33 +144,8 @@ def markdown(ours: list[dict[str, Any]], sb3: list[dict[str, Any]], summary: dic
         *rows,
         "",
         f"Reproduce with `{command}`.",
-        MARK_END,
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, section: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    if MARK_BEGIN in text and MARK_END in text:
-        head, rest = text.split(MARK_BEGIN, 1)
-        tail = rest.split(MARK_END, 1)[1]
-        text = head + section + tail
-    else:
-        text = (text.rstrip() + "\n\n" if text else "") + section + "\n"
-    path.write_text(text)
-
-
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ("tensorflow-cpu", "tensorflow", "keras", "stable-baselines3", "torch",
-                 "gymnasium"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
 
 
 def main() -> None:
@@ -205,7 +176,7 @@ def main() -> None:
     args.json.write_text(json.dumps({"ours": ours, "sb3": sb3, "summary": summary}, indent=2))
     command = f"make bench SEEDS={args.seeds}" if args.sb3_seeds == 5 else " ".join(sys.argv)
     if args.out:
-        write_section(args.out, markdown(ours, sb3, summary, command, _versions()))
+        write_section(args.out, "time-to-solve", markdown(ours, sb3, summary, command))
 
 
 if __name__ == "__main__":
