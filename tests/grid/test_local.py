@@ -128,3 +128,32 @@ def test_bad_grid_input_is_one_line_exit_2(tmp_path, args, message):
     assert len(lines) == 1, proc.stderr
     assert message in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.yaml", "typo.yaml"]
+
+
+def test_ctrl_c_stops_the_group_and_keeps_finished_trials(tmp_path):
+    proc = subprocess.Popen(
+        [EXE, "train", "--gamma", "0.9", "0.95", "0.99", "--steps", "1000", "--workers", "1",
+         "--group", "g", *QUICK], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    status_path = tmp_path / "runs" / "g" / "status.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if status_path.exists():
+            trials = json.loads(status_path.read_text())["trials"]
+            if trials["t000"]["status"] == "completed" and trials["t001"]["status"] == "running":
+                break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    res = json.loads(out.strip().splitlines()[-1])
+    states = {t["trial"]: t["status"] for t in res["trials"]}
+    assert states["t000"] == "completed"
+    assert states["t001"] == "interrupted"
+    assert states["t002"] == "pending"
+    assert json.loads(status_path.read_text())["state"] == "interrupted"
+    assert (tmp_path / ".models" / "cartpole-rl-remote.h5").exists()
+    # the interrupted worker was stopped: no process of the group is left
+    pid = json.loads(status_path.read_text())["trials"]["t001"]["pid"]
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
