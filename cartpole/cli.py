@@ -14,8 +14,8 @@ from click.core import ParameterSource
 
 from cartpole import __version__
 from cartpole.cli_options import GridCommand, hparam_options, suggest
-from cartpole.config import HPARAM_NAMES, HParams, load_conf_file
-from cartpole.errors import CartpoleError, ConfigError
+from cartpole.config import HPARAM_NAMES, load_conf_file
+from cartpole.errors import CartpoleError, ConfigError, EnvError, OutputError, RenderError
 from cartpole.grid.spec import CONFIRM_ABOVE
 from cartpole.metrics.engines import ENGINE_NAMES
 
@@ -86,10 +86,10 @@ def cli(ctx: click.Context, episodes: int | None, render: bool, log_level: str,
     try:
         conf = load_conf_file(conf_file) if conf_file else {}
         engine_conf = _parse_metrics_config(metrics_config, metrics_engines)
+        if "episodes" in conf and episodes is None:
+            episodes = _int_value("episodes", conf["episodes"], 1)
     except CartpoleError as exc:
         raise BadInput(str(exc)) from None
-    if "episodes" in conf and episodes is None:
-        episodes = _int_value("episodes", conf.pop("episodes"), 1)
     conf.pop("episodes", None)
     ctx.obj = GlobalOptions(episodes, render, conf, conf_file,
                             tuple(dict.fromkeys(metrics_engines)), engine_conf)
@@ -192,17 +192,17 @@ def train(ctx: click.Context, **options: Any) -> None:
     g: GlobalOptions = ctx.obj
     try:
         request = _train_request(ctx, options, g)
-        request.validate()
-        n = request.n_trials() if not request.resume else 0
+        n = request.n_trials() if not request.resume else 0  # before expanding anything
         if n > CONFIRM_ABOVE and not options["yes"] and not (
                 sys.stdin.isatty() and click.confirm(f"The grid has {n} trials. Run it?")):
             raise ConfigError(f"the grid has {n} trials (more than {CONFIRM_ABOVE}); "
-                                  "pass --yes to run it")
-    except CartpoleError as exc:
+                              "pass --yes to run it")
+        outcome = run_train(request)  # validates everything before writing anything
+    except ConfigError as exc:
         raise BadInput(str(exc)) from None
-    try:
-        outcome = run_train(request)
     except CartpoleError as exc:
+        if isinstance(exc, EnvError | OutputError | RenderError):
+            raise BadInput(str(exc)) from None
         raise click.ClickException(str(exc)) from None
     from cartpole.summary import summary_lines
 
@@ -248,14 +248,19 @@ def _train_request(ctx: click.Context, options: dict[str, Any], g: GlobalOptions
                 "--resume replays the group's plan as it was written; ignoring %s",
                 ", ".join(f"--{k.replace('_', '-')}" for k in ignored) or "-e")
     grid = build_grid([conf_hparams, cli_hparams])
-    single = {k: v[0] for k, v in grid.items() if len(v) == 1}
-    multi = {k: v for k, v in grid.items() if len(v) > 1}
     for key in ("seed", "seeds", "steps", "max_episode_steps", "threads", "workers",
                 "confirm_episodes", "keep_top"):
         if merged.get(key) is not None:
             merged[key] = _int_value(key, merged[key], None)
+    for key in ("env_id", "file_name", "runs_dir", "group", "resume", "gif_path",
+                "ray_address", "backend"):
+        if merged.get(key) is not None:
+            merged[key] = _str_value(key, merged[key])
+    if merged["reward_threshold"] is not None:
+        merged["reward_threshold"] = _float_value("reward_threshold",
+                                                  merged["reward_threshold"])
     spec = TrialSpec(
-        hparams=HParams(**single), env_id=str(merged["env_id"]),
+        env_id=merged["env_id"],
         max_episode_steps=merged["max_episode_steps"], seed=merged["seed"],
         steps=merged["steps"], episodes=g.episodes,
         stop_on_solve=_bool_value("stop_on_solve", merged["stop_on_solve"]),
@@ -263,8 +268,8 @@ def _train_request(ctx: click.Context, options: dict[str, Any], g: GlobalOptions
         reward_threshold=merged["reward_threshold"], render=g.render,
     )
     return TrainRequest(
-        spec=spec, grid=multi, seeds=merged["seeds"], file_name=str(merged["file_name"]),
-        runs_dir=str(merged["runs_dir"]), group=merged["group"], resume=merged["resume"],
+        spec=spec, grid=grid, seeds=merged["seeds"], file_name=merged["file_name"],
+        runs_dir=merged["runs_dir"], group=merged["group"], resume=merged["resume"],
         gif_path=merged["gif_path"], threads=merged["threads"], workers=merged["workers"],
         backend=merged["backend"], ray_address=merged["ray_address"],
         keep_top=merged["keep_top"], metrics_engines=g.metrics_engines,
@@ -283,6 +288,21 @@ def _int_value(name: str, value: Any, low: int | None) -> int:
         raise ConfigError(f"{name} must be an integer"
                           + (f" >= {low}" if low is not None else "") + f", got {value!r}")
     return int(number)
+
+
+def _str_value(name: str, value: Any) -> str:
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"{name} must be a string, got {value!r}")
+
+
+def _float_value(name: str, value: Any) -> float:
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
 
 
 def _bool_value(name: str, value: Any) -> bool:

@@ -137,6 +137,29 @@ def coerce(name: str, value: Any) -> Any:
 HPARAM_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(HParams))
 
 
+def _yaml_load(text: str) -> Any:
+    """YAML with YAML 1.2 numbers: ``16:32:2`` stays a string (a range), not base 60,
+    and ``1e-3`` is a float."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    numeric = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in numeric]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    Loader.add_implicit_resolver(numeric[0], re.compile(r"^[-+]?(0|[1-9][0-9_]*)$"),
+                                 list("-+0123456789"))
+    Loader.add_implicit_resolver(
+        numeric[1],
+        re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$"
+                   r"|^[-+]?\.(inf|Inf|INF)$|^\.(nan|NaN|NAN)$"),
+        list("-+0123456789."))
+    return yaml.load(text, Loader=Loader)
+
+
 def load_conf_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON mapping of option names to values."""
     path = Path(path)
@@ -145,12 +168,7 @@ def load_conf_file(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
-
-            data = yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else _yaml_load(text)
     except Exception as exc:  # noqa: BLE001 - any parser error is a bad file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot parse config file {path}: {first}") from None

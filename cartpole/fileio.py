@@ -84,3 +84,32 @@ def check_writable_file(path: str | Path, what: str) -> None:
     if path.is_dir():
         raise OutputError(f"{what} {path} is a directory")
     check_writable_dir(path.parent, f"folder of {what}")
+
+
+@contextmanager
+def exclusive(path: str | Path, what: str) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (a file or a folder) or fail at once."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY | (os.O_CREAT if not Path(path).is_dir() else 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"{what} is in use by another cartpole process") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def waiting_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on a folder, waiting for other holders."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

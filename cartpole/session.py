@@ -49,9 +49,8 @@ class TrainRequest:
     progress: bool = True
 
     def combinations(self) -> list[HParams]:
-        base = self.spec.hparams.to_dict()
-        return expand({**{k: [v] for k, v in base.items()}, **self.grid}) if self.grid \
-            else [self.spec.hparams]
+        """Every combination of the grid; unnamed hyperparameters keep their defaults."""
+        return expand(self.grid)
 
     def n_trials(self) -> int:
         n = self.seeds
@@ -75,6 +74,10 @@ class TrainRequest:
             _at_least("keep_top", self.keep_top, 1)
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r} (choose from local, ray)")
+        if self.backend == "ray":
+            from cartpole.grid.ray_backend import check_ray
+
+            check_ray(self.ray_address)
         if self.group is not None:
             check_group_name(self.group)
         if self.resume is not None:
@@ -82,8 +85,6 @@ class TrainRequest:
             if not (Path(self.runs_dir) / self.resume).is_dir():
                 raise ConfigError(f"no group {self.resume!r} in {self.runs_dir}/ to resume")
         else:
-            if self.grid and any(not v for v in self.grid.values()):
-                raise ConfigError("the grid is empty: a hyperparameter has no values")
             self.combinations()  # every combination must be a valid HParams
         describe(spec.env_id, spec.max_episode_steps)
         if spec.render:

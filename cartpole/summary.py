@@ -69,5 +69,5 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     scored = [(n, t) for n, t in trials.items() if t.get("score") is not None]
     if scored:
         name, t = max(scored, key=lambda nt: nt[1]["score"])
-        lines.append(f"best so far: {name}, score {_num(t['score'])}")
+        lines.append(f"best trial so far: {name}, score {_num(t['score'])}")
     return lines

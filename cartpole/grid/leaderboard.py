@@ -39,7 +39,7 @@ def check_group_name(name: str) -> str:
     return name
 
 
-def _completed(trial: dict[str, Any]) -> bool:
+def _scored(trial: dict[str, Any]) -> bool:
     """A trial with a model to rank: completed, or interrupted after an evaluation."""
     return trial.get("status") in ("completed", "interrupted") and trial.get("score") is not None
 
@@ -51,14 +51,14 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
         combos.setdefault(json.dumps(t["hparams"], sort_keys=True), []).append(t)
     rows = []
     for members in combos.values():
-        done = [t for t in members if _completed(t)]
+        done = [t for t in members if _scored(t)]
         scores = [t["score"] for t in done]
         best = max(done, key=lambda t: t["score"]) if done else None
         rows.append({
             "status": ("completed" if all(t["status"] == "completed" for t in members)
                        else "partial" if done else "failed"),
             "score_mean": statistics.fmean(scores) if scores else None,
-            "score_std": statistics.pstdev(scores) if scores else None,
+            "score_std": statistics.pstdev(scores) if len(scores) > 1 else None,
             "seeds": len(done),
             "best_trial": best["trial"] if best else None,
             "best_score": best["score"] if best else None,
@@ -67,8 +67,10 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "trials": [t["trial"] for t in members],
             "hparams": members[0]["hparams"],
         })
-    rows.sort(key=lambda r: (r["score_mean"] is None, -(r["score_mean"] or 0.0),
-                             -(r["best_score"] or 0.0)))
+    # Combinations with every seed scored first: a lone surviving seed must not win.
+    order = {"completed": 0, "partial": 1, "failed": 2}
+    rows.sort(key=lambda r: (r["score_mean"] is None, order[r["status"]] > 0,
+                             -(r["score_mean"] or 0.0), -(r["best_score"] or 0.0)))
     return [{"rank": i + 1, **r} for i, r in enumerate(rows)]
 
 

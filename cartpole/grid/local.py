@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -49,13 +50,15 @@ class LocalBackend:
     def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
         pending = deque(jobs)
         running: dict[str, tuple[Job, subprocess.Popen[bytes]]] = {}
+        previous = {sig: signal.signal(sig, _raise_interrupt)
+                    for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
                     job = pending.popleft()
-                    proc = self._launch(job)
-                    running[job.trial] = (job, proc)
-                    on_update(job.trial, {"status": "running", "pid": proc.pid})
+                    running[job.trial] = (job, self._launch(job))
+                    on_update(job.trial, {"status": "running",
+                                          "pid": running[job.trial][1].pid})
                 time.sleep(POLL_SECONDS)
                 for trial, (job, proc) in list(running.items()):
                     code = proc.poll()
@@ -63,13 +66,18 @@ class LocalBackend:
                         del running[trial]
                         on_update(trial, collect(job, code))
         except BaseException:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan
+            stop_all([proc for _, proc in running.values()])
             for trial, (job, proc) in running.items():
-                _stop(proc)
-                update = collect(job, proc.returncode if proc.returncode is not None else -15)
-                if update["status"] != "interrupted":
+                update = collect(job, proc.returncode if proc.returncode is not None else -9)
+                if update["status"] == "failed":
                     update = {"status": "interrupted", "error": "stopped by the user"}
                 on_update(trial, update)
             raise
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _launch(self, job: Job) -> subprocess.Popen[bytes]:
         log = (job.trial_dir / LOG_FILE).open("ab")
@@ -102,15 +110,27 @@ def _error_message(trial_dir: Path) -> str | None:
         return None
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a worker and everything it started: SIGTERM, then SIGKILL after a grace period."""
-    for sig, wait in ((signal.SIGTERM, STOP_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM every worker's process group at once; SIGKILL what is left at the deadline.
+
+    A worker that gets SIGTERM saves its best model so far before it exits.
+    """
+    for proc in procs:
+        _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for proc in procs:
         try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            continue
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM or SIGHUP to the group runner: stop the group as Ctrl-C would."""
+    raise KeyboardInterrupt

@@ -33,7 +33,7 @@ class Trial:
 
     def is_complete(self, group_dir: Path) -> bool:
         result = self.dir(group_dir) / artifacts.RESULT_FILE
-        if not result.exists() or not (self.dir(group_dir) / artifacts.MODEL_FILE).exists():
+        if not result.exists():  # the .h5 may be gone on purpose (--keep-top)
             return False
         try:
             return json.loads(result.read_text()).get("status") == "completed"

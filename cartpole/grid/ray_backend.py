@@ -1,15 +1,18 @@
 """The Ray backend: the same trials as Ray tasks, on a cluster or on a local Ray.
 
-Each trial is one task in a fresh worker process (``max_calls=1``). The task trains
-into a scratch folder on whichever node runs it and sends the trial's files back,
-so the driver's ``runs/<group>/<trial>/`` looks exactly as with the local backend,
-with or without a shared filesystem.
+Each trial is one task in a fresh worker process (``max_calls=1``), with at most
+``workers`` tasks in flight. The task trains into a scratch folder on whichever
+node runs it and sends the trial's files back, so the driver's
+``runs/<group>/<trial>/`` looks exactly as with the local backend, with or
+without a shared filesystem.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from cartpole.grid.worker import ERROR_FILE, JOB_FILE
 
 RETURNED_FILES = (artifacts.MODEL_FILE, artifacts.METADATA_FILE, artifacts.EVENTS_FILE,
                   artifacts.RESULT_FILE, ERROR_FILE)
+CANCEL_GRACE_SECONDS = 10.0
 
 
 def _train_task(job: dict[str, Any], threads: int) -> dict[str, bytes]:
@@ -41,63 +45,101 @@ def _train_task(job: dict[str, Any], threads: int) -> dict[str, bytes]:
                 if (trial_dir / name).exists()}
 
 
+def check_ray(address: str | None) -> None:
+    """Fail early, before anything is written, when Ray or its cluster is out of reach."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError("--backend ray needs Ray: pip install 'cartpole[ray]'") from None
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+
+
 class RayBackend:
     name = "ray"
 
     def __init__(self, address: str | None = None, threads: int = 1,
-                 num_cpus: int | None = None, temp_dir: str | None = None) -> None:
+                 num_cpus: int | None = None) -> None:
         self.address, self.threads = address, threads
-        self.num_cpus, self.temp_dir = num_cpus, temp_dir
+        self.in_flight = num_cpus or os.cpu_count() or 1
 
-    def _init(self) -> Any:
+    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
+        import ray
+
+        started_here = not ray.is_initialized()
+        temp_dir = self._init(ray) if started_here else None
+        pending = list(jobs)
+        running: dict[Any, Job] = {}
         try:
-            import ray
-        except ImportError:
-            raise ConfigError("--backend ray needs Ray: pip install 'cartpole[ray]'") from None
-        if ray.is_initialized():
-            return ray
+            task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_train_task)
+            while pending or running:
+                while pending and len(running) < self.in_flight:
+                    job = pending.pop(0)
+                    spec = json.loads((job.trial_dir / JOB_FILE).read_text())
+                    running[task.remote(spec, self.threads)] = job
+                    on_update(job.trial, {"status": "running"})
+                done, _ = ray.wait(list(running), num_returns=1)
+                self._finish(ray, done[0], running.pop(done[0]), on_update)
+        except BaseException:
+            self._cancel(ray, running, on_update)
+            raise
+        finally:
+            if started_here:
+                ray.shutdown()
+                if temp_dir:
+                    shutil.rmtree(temp_dir, ignore_errors=True)
+
+    def _init(self, ray: Any) -> str | None:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
+        temp_dir = None
         if self.address:
             kwargs["address"] = self.address
         else:
-            # A private local Ray on loopback: no token file in the user's home.
+            # A private local Ray: no token in the user's home, no state left in /tmp/ray.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            kwargs["num_cpus"] = self.num_cpus or os.cpu_count() or 1
-            if self.temp_dir:
-                kwargs["_temp_dir"] = self.temp_dir
+            kwargs["num_cpus"] = self.in_flight
+            if not os.environ.get("RAY_TMPDIR"):
+                temp_dir = tempfile.mkdtemp(prefix="cp-ray-", dir="/tmp")  # short socket paths
+                kwargs["_temp_dir"] = temp_dir
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
             raise ConfigError(f"cannot reach the Ray cluster at {self.address}: {exc}") from None
-        return ray
+        return temp_dir
 
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
-        ray = self._init()
+    def _finish(self, ray: Any, ref: Any, job: Job, on_update: UpdateFn) -> None:
         try:
-            task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_train_task)
-            pending = {}
-            for job in jobs:
-                spec = json.loads((job.trial_dir / JOB_FILE).read_text())
-                pending[task.remote(spec, self.threads)] = job
-                on_update(job.trial, {"status": "running"})
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                job = pending.pop(done[0])
-                try:
-                    files = ray.get(done[0])
-                except Exception as exc:  # noqa: BLE001 - a lost worker fails its trial only
-                    on_update(job.trial, {"status": "failed",
-                                          "error": f"{type(exc).__name__}: {exc}"[:500]})
-                    continue
-                on_update(job.trial, self._land(job, files))
-        except BaseException:
-            for ref, job in list(locals().get("pending", {}).items()):
+            files = ray.get(ref)
+        except Exception as exc:  # noqa: BLE001 - a lost worker fails its trial only
+            on_update(job.trial, {"status": "failed",
+                                  "error": f"{type(exc).__name__}: {exc}"[:500]})
+            return
+        on_update(job.trial, self._land(job, files))
+
+    def _cancel(self, ray: Any, running: dict[Any, Job], on_update: UpdateFn) -> None:
+        """Keep what already finished, ask the rest to stop, then force them."""
+        if not running:
+            return
+        ready, _ = ray.wait(list(running), num_returns=len(running), timeout=0)
+        for ref in ready:
+            self._finish(ray, ref, running.pop(ref), on_update)
+        for ref in running:
+            ray.cancel(ref)
+        ready, _ = ray.wait(list(running), num_returns=len(running),
+                            timeout=CANCEL_GRACE_SECONDS)
+        for ref in running:
+            if ref not in ready:
                 ray.cancel(ref, force=True)
-                on_update(job.trial, {"status": "interrupted", "error": "stopped by the user"})
-            raise
-        finally:
-            ray.shutdown()
+        for job in running.values():
+            on_update(job.trial, {"status": "interrupted", "error": "stopped by the user"})
 
     @staticmethod
     def _land(job: Job, files: dict[str, bytes]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from cartpole import artifacts
+from cartpole.fileio import exclusive, waiting_lock
 from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
 from cartpole.grid.local import Job, UpdateFn
 from cartpole.grid.plan import Plan, Trial
@@ -20,6 +21,7 @@ from cartpole.grid.worker import write_job
 
 log = logging.getLogger(__name__)
 
+LOCK_FILE = ".lock"
 EXIT_OK, EXIT_ALL_FAILED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
 
 
@@ -51,9 +53,13 @@ class GroupOutcome:
 
 def run_group(run: GroupRun, out: TextIO | None = None) -> GroupOutcome:
     """Run every trial of the plan that has not completed yet, then rank and publish."""
-    out = out or sys.stdout
+    run.group_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(run.group_dir / LOCK_FILE, f"group {run.plan.group}"):
+        return _run_locked(run, out or sys.stdout)
+
+
+def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
     plan, group_dir = run.plan, run.group_dir
-    group_dir.mkdir(parents=True, exist_ok=True)
     plan.save(group_dir)
     records = {t.trial: _initial_record(t, group_dir, run.varying) for t in plan.trials}
     board = StatusBoard(group_dir, plan.group, run.backend.name,
@@ -75,10 +81,10 @@ def run_group(run: GroupRun, out: TextIO | None = None) -> GroupOutcome:
     except KeyboardInterrupt:
         interrupted = True
     trials = [records[t.trial] for t in plan.trials]
-    write_leaderboard(group_dir, trials)
     published = _publish(group_dir, trials, run.file_name)
     if run.keep_top is not None:
         prune_models(group_dir, trials, run.keep_top)
+    write_leaderboard(group_dir, trials)
     completed = sum(t["status"] == "completed" for t in trials)
     if interrupted:
         state, code = "interrupted", EXIT_INTERRUPTED
@@ -123,8 +129,11 @@ def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> P
     best = best_trial(trials)
     if best is None:
         return None
-    _warn_if_downgrade(file_name, best, group_dir)
-    h5, _ = artifacts.publish_model(group_dir / best["trial"], file_name)
+    h5, _ = artifacts.model_paths(file_name)
+    h5.parent.mkdir(parents=True, exist_ok=True)
+    with waiting_lock(h5.parent):  # the .h5/.json pair changes together, one group at a time
+        _warn_if_downgrade(file_name, best, group_dir)
+        artifacts.publish_model(group_dir / best["trial"], file_name)
     return h5
 
 
@@ -162,7 +171,7 @@ def _reporter(out: TextIO, total: int, done: int) -> Callable[[str, dict[str, An
         if total == 1:
             return
         status = record["status"]
-        label = _label(record)
+        label = record.get("label", "")
         if status == "running":
             print(f"[{finished}/{total}] {trial} started   seed {record['seed']}  {label}",
                   file=out, flush=True)
@@ -177,10 +186,6 @@ def _reporter(out: TextIO, total: int, done: int) -> Callable[[str, dict[str, An
               flush=True)
 
     return report
-
-
-def _label(record: dict[str, Any]) -> str:
-    return record.get("label", "")
 
 
 def combo_label(hparams: dict[str, Any], names: list[str]) -> str:

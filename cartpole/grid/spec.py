@@ -34,7 +34,13 @@ def parse_values(name: str, raw: Any) -> list[Any]:
         items = list(raw) if is_list else [raw]
     values: list[Any] = []
     for item in items:
-        if isinstance(item, str) and item.count(":") == 2 and field_type(name) is not tuple:
+        if isinstance(item, str) and ":" in item:
+            if field_type(name) is tuple:
+                raise ConfigError(f"{name} takes no ranges; list the networks, "
+                                  "e.g. 64,64 128,128")
+            if item.count(":") != 2:
+                raise ConfigError(f"bad range {item!r} for {name}: use start:stop:count, "
+                                  "e.g. 0.9:0.99:4")
             values.extend(expand_range(name, item))
         else:
             values.append(coerce(name, item))

@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     signal.signal(signal.SIGTERM, _interrupt)
+    _watch_parent()
     try:
         record = run_job(trial_dir)
     except KeyboardInterrupt:
@@ -73,6 +74,22 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         return 1
     return 130 if record.get("status") == "interrupted" else 0
+
+
+def _watch_parent() -> None:
+    """Stop (saving the best model so far) if the group runner dies without telling us."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -67,6 +67,10 @@ def test_sigkilled_trial_fails_others_complete_then_resume_reruns_it(tmp_path):
             entry = json.loads(status_path.read_text())["trials"]["t000"]
             if entry["status"] == "running":
                 victim = entry["pid"]
+    # a second process cannot run the same group at the same time
+    clash = _run("train", "--resume", "g", cwd=tmp_path)
+    assert clash.returncode == 2
+    assert "group g is in use by another cartpole process" in clash.stderr
     # readable from "another terminal" while it runs
     shown = _run("status", "g", cwd=tmp_path)
     assert shown.returncode == 0 and "t000" in shown.stdout and "running" in shown.stdout
@@ -105,6 +109,31 @@ def test_seeds_rank_by_mean_and_keep_top(tmp_path):
     board = json.loads((group / "leaderboard.json").read_text())
     assert all(r["seeds"] == 2 for r in board)
     assert "±" in proc.stdout
+    # pruned models do not make trials look unfinished
+    again = _run("train", "--resume", res["group"], cwd=tmp_path)
+    assert again.returncode == 0
+    assert "started" not in again.stdout
+
+
+def test_grid_values_are_checked_per_combination(tmp_path):
+    # buffer_size 32 is valid with batch_size 16 and 32, whatever the default batch size
+    proc = _run("train", "--buffer-size", "32", "--batch-size", "16", "32", "--steps", "300",
+                "--workers", "2", *QUICK, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_result(proc)["trials"]) == 2
+
+
+def test_yaml_grid_with_ranges(tmp_path):
+    (tmp_path / "grid.yaml").write_text(
+        "target_update: 50:100:2\nlearning-rate: [1e-3, 2e-3]\ngroup: 20261122\n"
+        "episodes: 3\n")
+    proc = _run("--conf-file", "grid.yaml", "train", "--workers", "2", *QUICK, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    res = _result(proc)
+    assert res["group"] == "20261122"
+    assert sorted((t["hparams"]["target_update"], t["hparams"]["learning_rate"])
+                  for t in res["trials"]) == [(50, 1e-3), (50, 2e-3), (100, 1e-3), (100, 2e-3)]
+    assert all(t["episodes"] == 3 for t in res["trials"])
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -118,16 +147,21 @@ def test_seeds_rank_by_mean_and_keep_top(tmp_path):
     (["--conf-file", "typo.yaml", "train"], "did you mean 'learning_rate'?"),
     (["train", "--resume", "nope"], "no group 'nope' in runs/ to resume"),
     (["status", "nope"], "no status for runs/nope"),
+    (["--conf-file", "zero.yaml", "train"], "episodes must be an integer >= 1, got 0"),
+    (["--conf-file", "threshold.yaml", "train"], "reward_threshold must be a number"),
 ])
 def test_bad_grid_input_is_one_line_exit_2(tmp_path, args, message):
     (tmp_path / "empty.yaml").write_text("gamma: []\n")
     (tmp_path / "typo.yaml").write_text("learning-rat: 0.1\n")
+    (tmp_path / "zero.yaml").write_text("episodes: 0\n")
+    (tmp_path / "threshold.yaml").write_text("reward-threshold: abc\n")
     proc = _run(*args, cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert message in lines[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.yaml", "typo.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "empty.yaml", "threshold.yaml", "typo.yaml", "zero.yaml"]
 
 
 def test_ctrl_c_stops_the_group_and_keeps_finished_trials(tmp_path):

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,18 +34,20 @@ def _processes_mentioning(text):
 def test_ray_backend_matches_local(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    # Ray's socket paths must stay short, so its temp root sits directly under /tmp.
-    with tempfile.TemporaryDirectory(prefix="cp-ray-", dir="/tmp") as ray_tmp:
-        env = {**os.environ, "HOME": str(home), "RAY_TMPDIR": ray_tmp,
-               "RAY_AUTH_MODE": "disabled"}
-        ray_run = subprocess.run([EXE, *GRID, "--backend", "ray", "--group", "r"],
-                                 cwd=tmp_path, capture_output=True, text=True, env=env,
-                                 timeout=600)
-        assert ray_run.returncode == 0, ray_run.stderr[-3000:]
-        deadline = time.monotonic() + 30
-        while _processes_mentioning(ray_tmp) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        assert _processes_mentioning(ray_tmp) == []
+    # The backend itself keeps a local Ray private: no token under ~/.ray, and its own
+    # temp folder (/tmp/cp-ray-*), removed at the end.
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_TMPDIR", "RAY_AUTH_MODE")}
+    env["HOME"] = str(home)
+    before = set(Path("/tmp").glob("cp-ray-*"))
+    ray_run = subprocess.run([EXE, *GRID, "--backend", "ray", "--group", "r"],
+                             cwd=tmp_path, capture_output=True, text=True, env=env,
+                             timeout=600)
+    assert ray_run.returncode == 0, ray_run.stderr[-3000:]
+    deadline = time.monotonic() + 30
+    while _processes_mentioning("/tmp/cp-ray-") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_mentioning("/tmp/cp-ray-") == []
+    assert set(Path("/tmp").glob("cp-ray-*")) == before
     assert not (home / ".ray").exists()
 
     local_run = subprocess.run([EXE, *GRID, "--group", "l"], cwd=tmp_path,
@@ -73,3 +74,18 @@ def test_ray_backend_matches_local(tmp_path):
     assert {t["trial"]: t["score"] for t in ray_res["trials"]} == {
         t["trial"]: t["score"] for t in local_res["trials"]}
     assert ray_res["model"] == ".models/cartpole-rl-remote.h5"
+
+
+def test_unreachable_cluster_is_a_clean_error(tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([EXE, "train", "--backend", "ray", "--ray-address",
+                           f"127.0.0.1:{port}"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"]
+    assert list(tmp_path.iterdir()) == []

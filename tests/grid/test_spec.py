@@ -16,7 +16,8 @@ def test_range_is_start_stop_count_inclusive():
 
 
 @pytest.mark.parametrize(("name", "text", "message"), [
-    ("gamma", "0.9:0.99", None),  # two parts: not a range, not a number
+    ("gamma", "0.9:0.99", "use start:stop:count"),
+    ("hidden_sizes", "64:128:2", "takes no ranges"),
     ("gamma", "0.9:x:3", "use start:stop:count"),
     ("gamma", "0.9:0.99:0", "count must be a whole number"),
     ("gamma", "0.9:0.99:2.5", "count must be a whole number"),
