@@ -113,3 +113,15 @@ def waiting_lock(path: str | Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def read_json(path: Path, missing: str) -> Any:
+    """Parse a JSON file; a missing or unreadable file is a ConfigError (``missing`` says why)."""
+    from cartpole.errors import ConfigError
+
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(missing) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None

@@ -14,7 +14,7 @@ from typing import Any
 from cartpole import artifacts
 from cartpole.config import HParams
 from cartpole.errors import ConfigError
-from cartpole.fileio import write_json
+from cartpole.fileio import read_json, write_json
 from cartpole.train import TrialSpec
 
 PLAN_FILE = "plan.json"
@@ -58,12 +58,7 @@ class Plan:
     @classmethod
     def load(cls, group_dir: Path) -> Plan:
         path = group_dir / PLAN_FILE
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"no group to resume at {group_dir} (no {PLAN_FILE})") from None
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read {path}: {exc}") from None
+        data = read_json(path, f"no group to resume at {group_dir} (no {PLAN_FILE})")
         if data.get("format") != PLAN_FORMAT:
             raise ConfigError(f"{path} is not a cartpole plan")
         trials = [Trial(t["trial"], TrialSpec.from_dict(t["spec"])) for t in data["trials"]]

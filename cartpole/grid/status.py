@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cartpole.errors import ConfigError
-from cartpole.fileio import write_json
+from cartpole.fileio import read_json, write_json
 from cartpole.metrics.events import utc_now
 
 STATUS_FILE = "status.json"
@@ -54,13 +54,8 @@ class StatusBoard:
 
 
 def read_status(group_dir: Path) -> dict[str, Any]:
-    path = group_dir / STATUS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"no status for {group_dir} (is it a cartpole group?)") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = read_json(group_dir / STATUS_FILE,
+                     f"no status for {group_dir} (is it a cartpole group?)")
     if data.get("state") == "running" and not _alive(data.get("pid")):
         data["state"] = "stale"
     for trial, entry in data.get("trials", {}).items():

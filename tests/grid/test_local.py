@@ -22,6 +22,15 @@ def _run(*args, cwd, **kw):
                           **kw)
 
 
+def _start_group(tmp_path, steps, workers):
+    """A 3-combination group "g" in the background; returns it and its status file."""
+    proc = subprocess.Popen(
+        [EXE, "train", "--gamma", "0.9", "0.95", "0.99", "--steps", str(steps), "--workers",
+         str(workers), "--group", "g", *QUICK], cwd=tmp_path, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    return proc, tmp_path / "runs" / "g" / "status.json"
+
+
 def _result(proc):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -54,11 +63,7 @@ def test_acceptance_grid_of_four(tmp_path):
 
 
 def test_sigkilled_trial_fails_others_complete_then_resume_reruns_it(tmp_path):
-    proc = subprocess.Popen(
-        [EXE, "train", "--gamma", "0.9", "0.95", "0.99", "--steps", "6000", "--workers", "2",
-         "--group", "g", *QUICK], cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    status_path = tmp_path / "runs" / "g" / "status.json"
+    proc, status_path = _start_group(tmp_path, steps=6000, workers=2)
     victim = None
     deadline = time.monotonic() + 120
     while victim is None and time.monotonic() < deadline:
@@ -165,11 +170,7 @@ def test_bad_grid_input_is_one_line_exit_2(tmp_path, args, message):
 
 
 def test_ctrl_c_stops_the_group_and_keeps_finished_trials(tmp_path):
-    proc = subprocess.Popen(
-        [EXE, "train", "--gamma", "0.9", "0.95", "0.99", "--steps", "1000", "--workers", "1",
-         "--group", "g", *QUICK], cwd=tmp_path, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    status_path = tmp_path / "runs" / "g" / "status.json"
+    proc, status_path = _start_group(tmp_path, steps=1000, workers=1)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.2)
