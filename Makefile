@@ -11,12 +11,12 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 
-venv: $(VENV)/.installed ## Create .venv with the package, its dev tools and Ray
+venv: $(VENV)/.installed ## Create .venv with the package, its dev tools, Ray and TensorBoard
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,tensorboard]'
 	touch $@
 
 test: venv ## Lint and run the test suite

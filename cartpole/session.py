@@ -19,7 +19,7 @@ from cartpole.grid.leaderboard import check_group_name, new_group_name
 from cartpole.grid.plan import Plan, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.spec import expand, varying
-from cartpole.metrics.engines import build_sinks
+from cartpole.metrics.engines import check_engines
 from cartpole.train import TrialSpec
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,7 @@ class TrainRequest:
             if Path(self.gif_path).suffix.lower() != ".gif":
                 raise ConfigError(f"the GIF file must end in .gif, got {self.gif_path}")
             check_writable_file(self.gif_path, "GIF file")
-        for sink in build_sinks(self.metrics_engines, self.metrics_config):
-            sink.close()
+        check_engines(self.metrics_engines, self.metrics_config)
 
     def plan(self) -> Plan:
         group_dir_root = Path(self.runs_dir)

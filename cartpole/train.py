@@ -17,6 +17,7 @@ from cartpole.config import HParams
 from cartpole.envs import DEFAULT_ENV, make_env
 from cartpole.metrics import Recorder
 from cartpole.selection import Selector
+from cartpole.stopping import stop_requests
 
 DEFAULT_STEPS = 50_000
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs never share seeds with the training env
@@ -154,42 +155,47 @@ def run_trial(
     obs = _flat(env.reset(seed=spec.seed)[0])
     interrupted = False
     try:
-        while not ((budget is not None and step >= budget)
-                   or (spec.episodes is not None and progress.episode >= spec.episodes)):
-            step += 1
-            if rng.random() < epsilon:
-                action = int(rng.integers(n_actions))
-            else:
-                action = int(policy.q_values(obs).argmax())
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            next_obs = _flat(next_obs)
-            buffer.add(obs, action, float(reward), next_obs, terminated)
-            obs = next_obs
-            episode_return += float(reward)
-            episode_len += 1
-            epsilon = max(hp.epsilon_min, epsilon * hp.epsilon_decay)
-            progress.step, progress.epsilon = step, epsilon
-
-            if step >= hp.learning_starts and step % hp.train_freq == 0:
-                loss = learner.update(buffer.sample(rng, hp.gradient_steps, hp.batch_size))
-                policy.set_weights(learner.weights())
-
-            if terminated or truncated:
-                progress.episode += 1
-                recent.append(episode_return)
-                progress.recent_score = float(np.mean(recent))
-                emit("episode", episode=progress.episode, score=episode_return,
-                     steps=episode_len, total_steps=step, epsilon=epsilon, loss=loss)
-                episode_return, episode_len = 0.0, 0
-                obs = _flat(env.reset()[0])
-                notify(progress)
-
-            if step % hp.eval_every == 0:
-                run_eval()
-                if spec.stop_on_solve and selector.confirmed:
+        with stop_requests() as stop:
+            while not ((budget is not None and step >= budget)
+                       or (spec.episodes is not None and progress.episode >= spec.episodes)):
+                if stop.is_set():
+                    interrupted = True
                     break
-        if not selector.history or selector.history[-1]["step"] != step:
-            run_eval()
+                step += 1
+                if rng.random() < epsilon:
+                    action = int(rng.integers(n_actions))
+                else:
+                    action = int(policy.q_values(obs).argmax())
+                next_obs, reward, terminated, truncated, _ = env.step(action)
+                next_obs = _flat(next_obs)
+                buffer.add(obs, action, float(reward), next_obs, terminated)
+                obs = next_obs
+                episode_return += float(reward)
+                episode_len += 1
+                epsilon = max(hp.epsilon_min, epsilon * hp.epsilon_decay)
+                progress.step, progress.epsilon = step, epsilon
+
+                if step >= hp.learning_starts and step % hp.train_freq == 0:
+                    loss = learner.update(buffer.sample(rng, hp.gradient_steps, hp.batch_size))
+                    policy.set_weights(learner.weights())
+
+                if terminated or truncated:
+                    progress.episode += 1
+                    recent.append(episode_return)
+                    progress.recent_score = float(np.mean(recent))
+                    emit("episode", episode=progress.episode, score=episode_return,
+                         steps=episode_len, total_steps=step, epsilon=epsilon, loss=loss)
+                    episode_return, episode_len = 0.0, 0
+                    obs = _flat(env.reset()[0])
+                    notify(progress)
+
+                if step % hp.eval_every == 0:
+                    run_eval()
+                    if spec.stop_on_solve and selector.confirmed:
+                        break
+            if not interrupted and (not selector.history
+                                    or selector.history[-1]["step"] != step):
+                run_eval()
     except KeyboardInterrupt:
         interrupted = True  # keep what was learnt so far: the best snapshot is saved
     finally:

@@ -182,7 +182,7 @@ def test_ctrl_c_keeps_the_best_model_so_far_and_resume_finishes(tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err
     assert "--resume g1" in err.strip().splitlines()[-1]
     res = json.loads(out.strip().splitlines()[-1])
     assert res["state"] == "interrupted"

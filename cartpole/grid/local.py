@@ -84,7 +84,8 @@ class LocalBackend:
         try:
             return subprocess.Popen(
                 [sys.executable, "-m", "cartpole.grid.worker", str(job.trial_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                # stdout is shared, so the log engine's JSON lines reach the group's stdout
+                stdin=subprocess.DEVNULL, stdout=None, stderr=log,
                 env=thread_env(self.threads), start_new_session=True,
             )
         finally:

@@ -29,7 +29,7 @@ def write_job(trial_dir: Path, job: dict[str, Any]) -> None:
 
 def run_job(trial_dir: Path, progress: bool = False) -> dict[str, Any]:
     """Train the trial described by ``trial_dir/job.json``; return its result record."""
-    from cartpole.metrics.engines import build_sinks
+    from cartpole.metrics.engines import EngineContext, build_sinks
     from cartpole.progress import make_progress
     from cartpole.runtime import configure_tensorflow
     from cartpole.train import TrialSpec
@@ -38,7 +38,8 @@ def run_job(trial_dir: Path, progress: bool = False) -> dict[str, Any]:
     job = json.loads((trial_dir / JOB_FILE).read_text())
     configure_tensorflow(int(job.get("threads", 1)))
     spec = TrialSpec.from_dict(job["spec"])
-    sinks = build_sinks(tuple(job.get("metrics_engines", ())), job.get("metrics_config", {}))
+    sinks = build_sinks(tuple(job.get("metrics_engines", ())), job.get("metrics_config", {}),
+                        EngineContext(job["group"], job["trial"], trial_dir))
     budget = spec.step_budget
     display = (make_progress(budget or spec.episodes, "steps" if budget else "episodes")
                if progress else None)

@@ -12,7 +12,7 @@ _INFO_EVENTS = {"eval", "trial_start", "trial_end"}
 
 
 class ConsoleSink:
-    def __init__(self, level: str | None = None) -> None:
+    def __init__(self, context: object = None, level: str | None = None) -> None:
         self._level = logging.getLevelName(level.upper()) if level else None
         if level and not isinstance(self._level, int):
             raise ValueError(f"unknown log level {level!r}")

@@ -1,35 +1,102 @@
-"""Metric engines by name. Issue-by-issue more engines join this table."""
+"""Metric engines by name, found through the ``cartpole.metrics_engines`` entry points.
+
+An engine is a class (or factory) called as ``Engine(context, **settings)`` that
+returns a sink with ``write(event)`` and ``close()``. Its module is imported only
+when the engine is selected, so a missing optional dependency costs nothing until
+then, and then gives an install hint. Engines that talk to a server set
+``remote = True`` and run behind a queue (see ``resilient.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from cartpole.errors import ConfigError
 from cartpole.metrics.recorder import Sink
 
+GROUP = "cartpole.metrics_engines"
+# Used only when the package metadata is not installed (running from a bare source tree).
+_BUILTIN = {
+    "console": "cartpole.metrics.console:ConsoleSink",
+    "log": "cartpole.metrics.log:LogSink",
+    "tensorboard": "cartpole.metrics.tensorboard:TensorBoardSink",
+}
+EXTRAS = {"tensorboard": "tensorboard"}
 
-def _console(**settings: Any) -> Sink:
-    from cartpole.metrics.console import ConsoleSink
 
-    return ConsoleSink(**settings)
+@dataclass(frozen=True)
+class EngineContext:
+    """Where the engine's events come from."""
+
+    group: str = "local"
+    trial: str = "t000"
+    trial_dir: Path | None = None
 
 
-ENGINES: dict[str, Callable[..., Sink]] = {"console": _console}
-ENGINE_NAMES: tuple[str, ...] = tuple(ENGINES)
+def _targets() -> dict[str, str]:
+    found = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    return found or dict(_BUILTIN)
 
 
-def build_sinks(names: tuple[str, ...], config: dict[str, Any]) -> list[Sink]:
-    """Instantiate the named engines with their settings from ``config``."""
-    sinks: list[Sink] = []
+ENGINE_NAMES: tuple[str, ...] = tuple(sorted(_targets()))
+
+
+def load_engine(name: str) -> Any:
+    """Import an engine's class, with an install hint when its extra is missing."""
+    target = _targets().get(name)
+    if target is None:
+        raise ConfigError(f"unknown metrics engine {name!r} "
+                          f"(available: {', '.join(ENGINE_NAMES)})")
+    module_name, _, attr = target.partition(":")
+    try:
+        module = __import__(module_name, fromlist=[attr])
+    except ImportError as exc:
+        extra = EXTRAS.get(name, name)
+        raise ConfigError(f"metrics engine {name!r} needs {exc.name or 'a missing package'}: "
+                          f"pip install 'cartpole[{extra}]'") from None
+    return getattr(module, attr)
+
+
+def check_engines(names: tuple[str, ...], config: dict[str, Any]) -> None:
+    """Validate engine names, their imports and their settings, creating nothing."""
     for name in names:
-        if name not in ENGINES:
-            raise ConfigError(f"unknown metrics engine {name!r}")
         settings = config.get(name) or {}
         if not isinstance(settings, dict):
             raise ConfigError(f"settings of metrics engine {name!r} must be a JSON object")
+        _check_settings(name, load_engine(name), settings)
+
+
+def build_sinks(names: tuple[str, ...], config: dict[str, Any],
+                context: EngineContext | None = None) -> list[Sink]:
+    """Instantiate the named engines with their settings from ``config``."""
+    from cartpole.metrics.resilient import Resilient
+
+    context = context or EngineContext()
+    sinks: list[Sink] = []
+    for name in names:
+        engine = load_engine(name)
+        settings = config.get(name) or {}
+        if not isinstance(settings, dict):
+            raise ConfigError(f"settings of metrics engine {name!r} must be a JSON object")
+        _check_settings(name, engine, settings)
+        if getattr(engine, "remote", False):
+            sinks.append(Resilient(name, lambda e=engine, s=settings: e(context, **s)))
+            continue
         try:
-            sinks.append(ENGINES[name](**settings))
-        except (TypeError, ValueError) as exc:
+            sinks.append(engine(context, **settings))
+        except (TypeError, ValueError, OSError) as exc:
             raise ConfigError(f"bad settings for metrics engine {name!r}: {exc}") from None
     return sinks
+
+
+def _check_settings(name: str, engine: Any, settings: dict[str, Any]) -> None:
+    params = inspect.signature(engine).parameters
+    accepted = [p for p in params if p != "context"]
+    unknown = [k for k in settings if k not in params]
+    if unknown:
+        raise ConfigError(f"metrics engine {name!r} has no setting {unknown[0]!r} "
+                          f"(its settings: {', '.join(accepted) or 'none'})")

@@ -1,0 +1,29 @@
+"""The log engine: one JSON object per line, on stdout or appended to a file.
+
+On stdout this is the form a Docker fluentd log driver ships: the container's
+output lines, each one event.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class LogSink:
+    def __init__(self, context: object = None, path: str | None = None) -> None:
+        self._own = path is not None
+        self._stream: TextIO = (
+            Path(path).open("a", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
+        )
+
+    def write(self, event: dict[str, Any]) -> None:
+        # One write call per line keeps lines whole when several workers share stdout.
+        self._stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._own:
+            self._stream.close()

@@ -1,0 +1,46 @@
+"""The tensorboard engine: scalars per trial, one run folder per trial.
+
+Scalars go to ``<logdir>/<group>/<trial>/`` (``logdir`` defaults to ``runs/tensorboard``),
+so ``tensorboard --logdir runs/tensorboard`` shows every trial of every group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cartpole.metrics.engines import EngineContext
+
+# event -> (step key, scalar keys)
+_SCALARS = {
+    "episode": ("total_steps", ("score", "epsilon", "loss")),
+    "eval": ("step", ("eval_mean", "eval_std", "best")),
+}
+
+
+class TensorBoardSink:
+    def __init__(self, context: EngineContext | None = None,
+                 logdir: str = "runs/tensorboard") -> None:
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+        context = context or EngineContext()
+        self.path = Path(logdir) / context.group / context.trial
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._writer = EventFileWriter(str(self.path))
+
+    def write(self, event: dict[str, Any]) -> None:
+        from tensorboard.compat.proto.event_pb2 import Event
+        from tensorboard.compat.proto.summary_pb2 import Summary
+
+        spec = _SCALARS.get(event["event"])
+        if spec is None:
+            return
+        step_key, keys = spec
+        values = [Summary.Value(tag=f"{event['event']}/{k}", simple_value=float(event[k]))
+                  for k in keys if isinstance(event.get(k), int | float)]
+        if values:
+            self._writer.add_event(Event(step=int(event[step_key]),
+                                         summary=Summary(value=values)))
+
+    def close(self) -> None:
+        self._writer.close()

@@ -1,0 +1,65 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cartpole.errors import ConfigError
+from cartpole.metrics import engines
+from cartpole.metrics.engines import ENGINE_NAMES, build_sinks, check_engines, load_engine
+
+EXE = str(Path(sys.executable).with_name("cartpole"))
+QUICK = ["--hidden-sizes", "8", "--learning-starts", "100", "--train-freq", "100",
+         "--gradient-steps", "5", "--eval-every", "300", "--eval-episodes", "2",
+         "--steps", "600"]
+
+
+def test_engines_come_from_entry_points():
+    assert {"console", "log", "tensorboard"} <= set(ENGINE_NAMES)
+    assert engines._targets()["log"] == "cartpole.metrics.log:LogSink"
+
+
+def test_missing_dependency_gives_an_install_hint(monkeypatch):
+    monkeypatch.setattr(engines, "_targets",
+                        lambda: {"tensorboard": "no_such_module_here:Sink"})
+    with pytest.raises(ConfigError, match=r"pip install 'cartpole\[tensorboard\]'"):
+        load_engine("tensorboard")
+
+
+def test_settings_are_checked_without_creating_anything(tmp_path):
+    with pytest.raises(ConfigError, match="has no setting 'nope'"):
+        check_engines(("log",), {"log": {"nope": 1}})
+    check_engines(("tensorboard",), {"tensorboard": {"logdir": str(tmp_path / "tb")}})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_log_engine_to_a_file(tmp_path):
+    [sink] = build_sinks(("log",), {"log": {"path": str(tmp_path / "e.jsonl")}})
+    sink.write({"event": "x", "n": -1.5})
+    sink.close()
+    assert json.loads((tmp_path / "e.jsonl").read_text()) == {"event": "x", "n": -1.5}
+
+
+def test_log_engine_on_stdout_of_a_grid(tmp_path):
+    proc = subprocess.run([EXE, "--metrics-engine", "log", "train", "--gamma", "0.9", "0.99",
+                           "--workers", "2", *QUICK], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()
+              if line.startswith('{"ts"')]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    for trial in ("t000", "t001"):
+        mine = [e for e in events if e["trial"] == trial]
+        on_disk = (tmp_path / "runs" / result["group"] / trial / "events.jsonl").read_text()
+        assert mine == [json.loads(x) for x in on_disk.splitlines()]
+
+
+def test_bad_metrics_config_is_one_line(tmp_path):
+    proc = subprocess.run([EXE, "--metrics-config", '{"console": {"nope": 1}}', "train"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "Error: metrics engine 'console' has no setting 'nope' (its settings: level)"]
