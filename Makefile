@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SEEDS ?= 10
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint train bench bench-solve bench-grid clean
+.PHONY: help venv test lint train bench bench-solve bench-grid bench-metrics clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,7 +29,7 @@ lint: venv ## Lint only
 train: venv ## Train CartPole-v1 with the defaults (stops once solved)
 	$(BIN)/cartpole train --seed 0
 
-bench: bench-solve bench-grid ## Run every benchmark and rewrite docs/benchmarks.md (~10 min)
+bench: bench-solve bench-grid bench-metrics ## Run every benchmark, rewrite docs/benchmarks.md (~12 min)
 
 bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minutes)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
@@ -37,6 +37,9 @@ bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minute
 
 bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
 	$(BIN)/python -m benchmarks.grid_parallel --out docs/benchmarks.md
+
+bench-metrics: venv ## Training time with and without metrics engines
+	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
 
 clean: ## Remove the venv, caches, runs and models
 	rm -rf $(VENV) .pytest_cache .ruff_cache runs .models *.egg-info
