@@ -9,7 +9,7 @@ SEEDS ?= 10
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv with the package, its dev tools, Ray and TensorBoard
 

@@ -13,11 +13,12 @@ import click
 from click.core import ParameterSource
 
 from cartpole import __version__
-from cartpole.cli_options import GridCommand, hparam_options, suggest
-from cartpole.config import HPARAM_NAMES, load_conf_file
+from cartpole.cli_options import GridCommand, hparam_options
+from cartpole.config import load_conf_file
 from cartpole.errors import CartpoleError, ConfigError, EnvError, OutputError, RenderError
 from cartpole.grid.spec import CONFIRM_ABOVE
 from cartpole.metrics.engines import ENGINE_NAMES
+from cartpole.train_options import build_request, int_value, parse_metrics_config
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -85,35 +86,14 @@ def cli(ctx: click.Context, episodes: int | None, render: bool, log_level: str,
     _setup_logging(log_level, log_file)
     try:
         conf = load_conf_file(conf_file) if conf_file else {}
-        engine_conf = _parse_metrics_config(metrics_config, metrics_engines)
+        engine_conf = parse_metrics_config(metrics_config, metrics_engines)
         if "episodes" in conf and episodes is None:
-            episodes = _int_value("episodes", conf["episodes"], 1)
+            episodes = int_value("episodes", conf["episodes"], 1)
     except CartpoleError as exc:
         raise BadInput(str(exc)) from None
     conf.pop("episodes", None)
     ctx.obj = GlobalOptions(episodes, render, conf, conf_file,
                             tuple(dict.fromkeys(metrics_engines)), engine_conf)
-
-
-def _parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--metrics-config is not valid JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
-        raise ConfigError("--metrics-config must be a JSON object")
-    if data and all(isinstance(v, dict) for v in data.values()):
-        unknown = [k for k in data if k not in ENGINE_NAMES]
-        if unknown:
-            raise ConfigError(f"--metrics-config names an unknown engine {unknown[0]!r} "
-                              f"(available: {', '.join(ENGINE_NAMES)})")
-        return data
-    if len(engines) == 1:
-        return {engines[0]: data}
-    raise ConfigError("--metrics-config must map engine names to settings "
-                      "when several engines are selected")
 
 
 TRAIN_EPILOG = """\b
@@ -191,7 +171,12 @@ def train(ctx: click.Context, **options: Any) -> None:
 
     g: GlobalOptions = ctx.obj
     try:
-        request = _train_request(ctx, options, g)
+        sources = {k: ctx.get_parameter_source(k) for k in options}
+        request = build_request(
+            options, conf=g.conf, conf_file=g.conf_file, episodes=g.episodes, render=g.render,
+            defaulted={k for k, v in sources.items() if v is ParameterSource.DEFAULT},
+            typed={k for k, v in sources.items() if v is ParameterSource.COMMANDLINE},
+            metrics_engines=g.metrics_engines, metrics_config=g.metrics_config)
         n = request.n_trials() if not request.resume else 0  # before expanding anything
         if n > CONFIRM_ABOVE and not options["yes"] and not (
                 sys.stdin.isatty() and click.confirm(f"The grid has {n} trials. Run it?")):
@@ -214,101 +199,6 @@ def train(ctx: click.Context, **options: Any) -> None:
                    f"'cartpole train --resume {outcome.result['group']}' reruns the rest",
                    err=True)
     ctx.exit(outcome.exit_code)
-
-
-_CONF_ALIASES = {"env": "env_id", "gif": "gif_path"}
-
-
-def _train_request(ctx: click.Context, options: dict[str, Any], g: GlobalOptions) -> Any:
-    from cartpole.grid.spec import build_grid
-    from cartpole.session import TrainRequest
-    from cartpole.train import TrialSpec
-
-    conf_hparams: dict[str, Any] = {}
-    merged = dict(options)
-    for raw_key, value in g.conf.items():
-        key = _CONF_ALIASES.get(raw_key, raw_key)
-        if key in HPARAM_NAMES:
-            conf_hparams[key] = value
-        elif key in options and key != "yes":
-            if ctx.get_parameter_source(key) is ParameterSource.DEFAULT:
-                merged[key] = value
-        else:
-            known = [*HPARAM_NAMES, *(k for k in options if k != "yes"), "episodes"]
-            raise ConfigError(f"unknown option {raw_key!r} in config file {g.conf_file}"
-                              + suggest(key, known))
-    cli_hparams = {k: list(options[k]) for k in HPARAM_NAMES if options[k]}
-    if options["resume"]:
-        ignored = [k for k in (*HPARAM_NAMES, "env_id", "max_episode_steps", "seed", "seeds",
-                               "steps", "stop_on_solve", "confirm_episodes", "reward_threshold")
-                   if k in cli_hparams
-                   or (k in options and ctx.get_parameter_source(k) is ParameterSource.COMMANDLINE)]
-        if ignored or g.episodes is not None:
-            logging.getLogger("cartpole").warning(
-                "--resume replays the group's plan as it was written; ignoring %s",
-                ", ".join(f"--{k.replace('_', '-')}" for k in ignored) or "-e")
-    grid = build_grid([conf_hparams, cli_hparams])
-    for key in ("seed", "seeds", "steps", "max_episode_steps", "threads", "workers",
-                "confirm_episodes", "keep_top"):
-        if merged.get(key) is not None:
-            merged[key] = _int_value(key, merged[key], None)
-    for key in ("env_id", "file_name", "runs_dir", "group", "resume", "gif_path",
-                "ray_address", "backend"):
-        if merged.get(key) is not None:
-            merged[key] = _str_value(key, merged[key])
-    if merged["reward_threshold"] is not None:
-        merged["reward_threshold"] = _float_value("reward_threshold",
-                                                  merged["reward_threshold"])
-    spec = TrialSpec(
-        env_id=merged["env_id"],
-        max_episode_steps=merged["max_episode_steps"], seed=merged["seed"],
-        steps=merged["steps"], episodes=g.episodes,
-        stop_on_solve=_bool_value("stop_on_solve", merged["stop_on_solve"]),
-        confirm_episodes=merged["confirm_episodes"],
-        reward_threshold=merged["reward_threshold"], render=g.render,
-    )
-    return TrainRequest(
-        spec=spec, grid=grid, seeds=merged["seeds"], file_name=merged["file_name"],
-        runs_dir=merged["runs_dir"], group=merged["group"], resume=merged["resume"],
-        gif_path=merged["gif_path"], threads=merged["threads"], workers=merged["workers"],
-        backend=merged["backend"], ray_address=merged["ray_address"],
-        keep_top=merged["keep_top"], metrics_engines=g.metrics_engines,
-        metrics_config=g.metrics_config,
-    )
-
-
-def _int_value(name: str, value: Any, low: int | None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str | float):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-    if not number.is_integer() or (low is not None and number < low):
-        raise ConfigError(f"{name} must be an integer"
-                          + (f" >= {low}" if low is not None else "") + f", got {value!r}")
-    return int(number)
-
-
-def _str_value(name: str, value: Any) -> str:
-    if isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value)
-    raise ConfigError(f"{name} must be a string, got {value!r}")
-
-
-def _float_value(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-
-
-def _bool_value(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 @cli.command(context_settings=CONTEXT)
