@@ -47,10 +47,16 @@ class TrainRequest:
     metrics_engines: tuple[str, ...] = ("console",)
     metrics_config: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    _combos: list[HParams] | None = field(default=None, init=False, repr=False)
 
     def combinations(self) -> list[HParams]:
-        """Every combination of the grid; unnamed hyperparameters keep their defaults."""
-        return expand(self.grid)
+        """Every combination of the grid; unnamed hyperparameters keep their defaults.
+
+        Expanded once: ``validate`` and ``plan`` share the list.
+        """
+        if self._combos is None:
+            self._combos = expand(self.grid)
+        return self._combos
 
     def n_trials(self) -> int:
         n = self.seeds
