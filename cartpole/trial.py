@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cartpole import artifacts
-from cartpole.envs import describe
+from cartpole.envs import EnvInfo, describe
 from cartpole.fileio import write_json
 from cartpole.metrics import Recorder, Sink
 from cartpole.metrics.jsonl import JsonLinesSink
@@ -29,11 +29,24 @@ def train_into(
     recorder = Recorder([JsonLinesSink(trial_dir / artifacts.EVENTS_FILE), *(sinks or [])])
     try:
         outcome = run_trial(spec, recorder, group, trial, on_progress)
+        saved = _save(spec, outcome, info, trial_dir, group, trial)
+        recorder.log_artifacts(saved)
     finally:
         recorder.close()
+    result = result_record(spec, outcome, trial, trial_dir)
+    result.update({name: measure() for name, measure in (extra or {}).items()})
+    write_json(trial_dir / artifacts.RESULT_FILE, result)
+    return result
+
+
+def _save(spec: TrialSpec, outcome: TrialOutcome, info: EnvInfo, trial_dir: Path,
+          group: str, trial: str) -> list[Path]:
+    """Write the best model (if any) and the metadata; return the paths written."""
+    saved: list[Path] = []
     if outcome.best_weights is not None:
         artifacts.save_keras_h5(trial_dir / artifacts.MODEL_FILE, info.obs_dim, info.n_actions,
                                 spec.hparams.hidden_sizes, outcome.best_weights)
+        saved.append(trial_dir / artifacts.MODEL_FILE)
     artifacts.write_metadata(trial_dir / artifacts.METADATA_FILE, {
         "group": group,
         "trial": trial,
@@ -52,10 +65,8 @@ def train_into(
         if outcome.confirmed_score is not None else None,
         "best_step": outcome.best_step,
     })
-    result = result_record(spec, outcome, trial, trial_dir)
-    result.update({name: measure() for name, measure in (extra or {}).items()})
-    write_json(trial_dir / artifacts.RESULT_FILE, result)
-    return result
+    saved.append(trial_dir / artifacts.METADATA_FILE)
+    return saved
 
 
 def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,

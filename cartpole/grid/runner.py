@@ -18,6 +18,7 @@ from cartpole.grid.local import Job, UpdateFn
 from cartpole.grid.plan import Plan, Trial
 from cartpole.grid.status import StatusBoard
 from cartpole.grid.worker import write_job
+from cartpole.metrics.group import GroupInfo, GroupMetrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,12 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
                         {k: _status_entry(r) for k, r in records.items()},
                         varying=run.varying)
     todo = [t for t in plan.trials if records[t.trial]["status"] != "completed"]
-    jobs = [_prepare(t, group_dir, plan.group, run.job_options) for t in todo]
+    metrics = GroupMetrics(run.job_options.get("metrics_engines", ()),
+                           run.job_options.get("metrics_config", {}),
+                           GroupInfo(plan.group, group_dir,
+                                     {k: r["label"] for k, r in records.items()}))
+    options = {**run.job_options, "metrics_config": metrics.open()} if todo else run.job_options
+    jobs = [_prepare(t, group_dir, plan.group, options) for t in todo]
     report = _reporter(out, len(plan.trials), sum(r["status"] == "completed"
                                                   for r in records.values()))
 
@@ -85,6 +91,8 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
     if run.keep_top is not None:
         prune_models(group_dir, trials, run.keep_top)
     write_leaderboard(group_dir, trials)
+    if todo:
+        metrics.close(trials, best_trial(trials))
     completed = sum(t["status"] == "completed" for t in trials)
     if interrupted:
         state, code = "interrupted", EXIT_INTERRUPTED

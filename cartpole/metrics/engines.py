@@ -24,8 +24,13 @@ _BUILTIN = {
     "console": "cartpole.metrics.console:ConsoleSink",
     "log": "cartpole.metrics.log:LogSink",
     "tensorboard": "cartpole.metrics.tensorboard:TensorBoardSink",
+    "visdom": "cartpole.metrics.visdom:VisdomSink",
+    "mlflow": "cartpole.metrics.mlflow:MlflowSink",
+    "fluentd": "cartpole.metrics.fluentd:FluentdSink",
+    "elasticsearch": "cartpole.metrics.elasticsearch:ElasticsearchSink",
 }
-EXTRAS = {"tensorboard": "tensorboard"}
+EXTRAS = {"tensorboard": "tensorboard", "visdom": "visdom", "mlflow": "mlflow",
+          "fluentd": "efk", "elasticsearch": "efk"}
 
 
 @dataclass(frozen=True)

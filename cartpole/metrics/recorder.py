@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where events go: ``write`` one event, ``close`` at the end."""
+    """Where events go: ``write`` one event, ``close`` at the end.
+
+    Optional: ``write_batch(events)`` for bulk APIs (used behind ``Resilient``) and
+    ``log_artifacts(files)``, called once the trial's model and metadata are saved.
+    """
 
     def write(self, event: dict[str, Any]) -> None: ...
 
@@ -29,6 +34,17 @@ class Recorder:
                 sink.write(event)
             except Exception:
                 log.exception("metrics sink %s failed", type(sink).__name__)
+
+    def log_artifacts(self, files: list[Path]) -> None:
+        """Hand the trial's saved files to the sinks that keep artifacts."""
+        for sink in self.sinks:
+            upload = getattr(sink, "log_artifacts", None)
+            if upload is None:
+                continue
+            try:
+                upload(files)
+            except Exception:
+                log.exception("metrics sink %s failed to take artifacts", type(sink).__name__)
 
     def close(self) -> None:
         for sink in self.sinks:

@@ -9,12 +9,15 @@ complete whatever happens here.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cartpole.metrics.recorder import Sink
@@ -22,20 +25,53 @@ from cartpole.metrics.recorder import Sink
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# Engines this process has already warned about: one warning per outage, not one per
+# trial or per retry. The group runner's first attempt counts too.
+_WARNED: set[str] = set()
+
+
+def warn_unreachable(name: str, detail: str) -> None:
+    """Warn that engine ``name`` is down, once until it is seen up again."""
+    if name in _WARNED:
+        log.debug("metrics engine %s is still unreachable: %s", name, detail)
+        return
+    _WARNED.add(name)
+    log.warning("metrics engine %s is unreachable (%s); its events are buffered and retried "
+                "in the background (events.jsonl keeps them all)", name, detail)
+
+
+def mark_reachable(name: str) -> None:
+    if name in _WARNED:
+        _WARNED.discard(name)
+        log.warning("metrics engine %s is back; buffered events were sent", name)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """A request to upload a trial's files, kept in order with the events around it."""
+
+    files: tuple[Path, ...]
 
 
 class Resilient:
-    """Wraps a sink factory; the sink is built, used and rebuilt on the worker thread."""
+    """Wraps a sink factory; the sink is built, used and rebuilt on the worker thread.
+
+    A sink with ``write_batch(events)`` gets events in batches of up to ``max_batch``,
+    collected for at most ``flush_interval`` seconds; a failed batch is retried whole.
+    A sink with ``log_artifacts(files)`` gets the trial's files once they are written.
+    """
 
     def __init__(self, name: str, connect: Callable[[], Sink], buffer: int = 100_000,
                  first_retry: float = 0.5, max_retry: float = 30.0,
-                 close_timeout: float = 3.0) -> None:
+                 close_timeout: float = 3.0, flush_interval: float = 0.25,
+                 max_batch: int = 500) -> None:
         self.name = name
         self._connect = connect
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._backlog: deque[dict[str, Any]] = deque(maxlen=buffer)
+        self._backlog: deque[dict[str, Any] | Artifacts] = deque(maxlen=buffer)
         self._first_retry, self._max_retry = first_retry, max_retry
         self._close_timeout = close_timeout
+        self._flush_interval, self._max_batch = flush_interval, max_batch
         self.dropped = 0
         self.failures = 0
         self._thread = threading.Thread(target=self._run, name=f"metrics-{name}", daemon=True)
@@ -44,9 +80,12 @@ class Resilient:
     def write(self, event: dict[str, Any]) -> None:
         self._queue.put(event)
 
+    def log_artifacts(self, files: list[Path]) -> None:
+        self._queue.put(Artifacts(tuple(files)))
+
     def close(self) -> None:
         self._queue.put(_STOP)
-        self._thread.join(self._close_timeout)
+        self._thread.join(self._close_timeout + 1.0)
         undelivered = len(self._backlog) + self._queue.qsize() + self.dropped
         if undelivered:
             log.warning("metrics engine %s: %d events could not be delivered (the trial's "
@@ -56,46 +95,83 @@ class Resilient:
     def _run(self) -> None:
         sink: Sink | None = None
         delay = self._first_retry
-        retry_at = 0.0
+        retry_at = 0.0  # no sending before this time (backoff after a failure)
+        flush_at: float | None = None  # when the oldest waiting item must go out
         stop_by: float | None = None  # set when close() asks the thread to finish
         while True:
-            now = time.monotonic()
-            if self._backlog:
-                timeout: float | None = max(0.0, retry_at - now)
-            else:
-                timeout = 0.0 if stop_by is not None else None
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                item = None
-            if item is _STOP:
+            wake = [t for t in (flush_at, retry_at if self._backlog else None) if t is not None]
+            if stop_by is not None:
+                wake.append(time.monotonic())
+            timeout = max(0.0, max(wake) - time.monotonic()) if wake else None
+            if self._take(timeout):
                 stop_by = time.monotonic() + self._close_timeout
-            elif item is not None:
-                if len(self._backlog) == self._backlog.maxlen:
-                    self.dropped += 1
-                self._backlog.append(item)
-            if self._backlog and time.monotonic() >= retry_at:
+            now = time.monotonic()
+            if self._backlog and flush_at is None:
+                flush_at = now + self._flush_interval
+            due = stop_by is not None or len(self._backlog) >= self._max_batch or (
+                flush_at is not None and now >= flush_at)
+            if self._backlog and due and now >= retry_at:
                 try:
                     sink = sink or self._connect()
-                    while self._backlog:
-                        sink.write(self._backlog[0])
-                        self._backlog.popleft()
+                    self._send(sink)
                 except Exception as exc:  # noqa: BLE001 - any backend failure is retried
                     sink = self._discard(sink)
                     self.failures += 1
                     if self.failures == 1:
-                        log.warning("metrics engine %s is unreachable (%s); buffering events "
-                                    "and retrying in the background", self.name, _short(exc))
+                        warn_unreachable(self.name, short_error(exc))
                     retry_at = time.monotonic() + delay
                     delay = min(delay * 2, self._max_retry)
                 else:
-                    if self.failures:
-                        log.warning("metrics engine %s is back; buffered events were sent",
-                                    self.name)
+                    mark_reachable(self.name)
                     self.failures, delay = 0, self._first_retry
-            if stop_by is not None and (not self._backlog or retry_at > stop_by):
+                    flush_at = None
+            if stop_by is not None and (not self._backlog or retry_at > stop_by
+                                        or time.monotonic() > stop_by):
                 break
         self._discard(sink)
+
+    def _take(self, timeout: float | None) -> bool:
+        """Move everything queued into the backlog, waiting up to ``timeout`` for the first
+        item; True once close() has asked to stop."""
+        stop = False
+        try:
+            item = self._queue.get(timeout=timeout)
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    if len(self._backlog) == self._backlog.maxlen:
+                        self.dropped += 1
+                    self._backlog.append(item)
+                item = self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        return stop
+
+    def _send(self, sink: Sink) -> None:
+        """Deliver the backlog in order; what was delivered leaves it."""
+        batch_writer = getattr(sink, "write_batch", None)
+        while self._backlog:
+            head = self._backlog[0]
+            if isinstance(head, Artifacts):
+                uploader = getattr(sink, "log_artifacts", None)
+                if uploader is not None:
+                    uploader(list(head.files))
+                self._backlog.popleft()
+            elif batch_writer is not None:
+                batch = list(itertools.islice(self._events_at_head(), self._max_batch))
+                batch_writer(batch)
+                for _ in batch:
+                    self._backlog.popleft()
+            else:
+                sink.write(head)
+                self._backlog.popleft()
+
+    def _events_at_head(self) -> Iterator[dict[str, Any]]:
+        for item in self._backlog:
+            if isinstance(item, Artifacts):
+                return
+            yield item
 
     @staticmethod
     def _discard(sink: Sink | None) -> None:
@@ -106,6 +182,6 @@ class Resilient:
                 log.debug("closing a failed sink failed", exc_info=True)
 
 
-def _short(exc: BaseException) -> str:
+def short_error(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]

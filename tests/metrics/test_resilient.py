@@ -4,7 +4,9 @@ import logging
 import threading
 import time
 
-from cartpole.metrics.resilient import Resilient
+import pytest
+
+from cartpole.metrics.resilient import _WARNED, Resilient
 
 
 class Backend:
@@ -58,3 +60,50 @@ def test_gives_up_at_close_without_hanging(caplog):
         sink.close()
     assert time.perf_counter() - started < 2.0
     assert "1 events could not be delivered" in caplog.text
+
+
+class BatchBackend(Backend):
+    """A bulk API: takes a list at once, and fails the first two batches it is sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.up.set()
+        self.batches = []
+        self.failures_left = 2
+        self.artifacts = []
+
+    def write(self, event):
+        raise AssertionError("a batching sink gets batches only")
+
+    def write_batch(self, events):
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionResetError("bulk request failed")
+        self.batches.append(list(events))
+        self.received.extend(events)
+
+    def log_artifacts(self, files):
+        self.artifacts.append((len(self.received), list(files)))
+
+
+def test_batches_are_retried_whole_and_artifacts_keep_their_place(tmp_path):
+    backend = BatchBackend()
+    sink = Resilient("bulk", backend.connect, first_retry=0.01, max_retry=0.02,
+                     flush_interval=0.05, max_batch=300)
+    for i in range(1000):
+        sink.write({"n": i})
+    sink.log_artifacts([tmp_path / "model.h5"])
+    sink.write({"n": 1000})
+    sink.close()
+    assert [e["n"] for e in backend.received] == list(range(1001))  # no loss, no duplicates
+    assert max(len(b) for b in backend.batches) <= 300
+    assert len(backend.batches) < 20  # batched, not one request per event
+    assert backend.artifacts == [(1000, [tmp_path / "model.h5"])]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_warnings():
+    """Each test starts with no engine marked as already warned about."""
+    _WARNED.clear()
+    yield
+    _WARNED.clear()

@@ -1,0 +1,206 @@
+"""The mlflow engine: a parent run per group, a nested run per trial, the best model registered.
+
+- Before the first trial starts, the grid runner opens (or, on ``--resume``, finds)
+  the group's parent run, tagged ``cartpole.group``; its id reaches each trial
+  through the trial's job.json.
+- Each trial logs a run nested under it: its hyperparameters, env and seed as
+  params; score, epsilon and loss per episode and the evaluations as metrics
+  (step = env steps); its ``model.h5`` and ``metadata.json`` as artifacts under
+  ``model/``. An interrupted trial's run ends KILLED.
+- When the group has finished, the best trial's model becomes a new version of the
+  registered model (``cartpole-rl-remote`` unless ``registered_model`` is set).
+
+The client's own retries are turned down (unless MLFLOW_HTTP_REQUEST_MAX_RETRIES is
+set), because the engine retries in the background itself and must not block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.group import GroupInfo
+
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+
+from mlflow.entities import Metric, Param
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+# event -> (step key, metric keys)
+_METRICS = {
+    "episode": ("total_steps", ("score", "epsilon", "loss", "steps")),
+    "eval": ("step", ("eval_mean", "eval_std", "best")),
+    "trial_end": ("steps", ("score", "eval_std", "episodes", "seconds")),
+}
+_MAX_METRICS = 1000  # per log_batch request, the server's limit
+GROUP_TAG, TRIAL_TAG, ROLE_TAG = "cartpole.group", "cartpole.trial", "cartpole.role"
+# Run ids by (tracking uri, group, trial): a sink rebuilt after a failure goes on
+# logging into the same run.
+_RUNS: dict[tuple[str, str, str], str] = {}
+
+
+class MlflowSink:
+    remote = True
+
+    def __init__(self, context: EngineContext | None = None,
+                 tracking_uri: str = "http://localhost:5000", experiment: str = "cartpole",
+                 registered_model: str = "cartpole-rl-remote",
+                 parent_run_id: str | None = None) -> None:
+        context = context or EngineContext()
+        self.group, self.trial = context.group, context.trial
+        self.parent_run_id = parent_run_id
+        self._client = MlflowClient(tracking_uri)
+        self._key = (tracking_uri, self.group, self.trial)
+        self._experiment = experiment
+
+    @property
+    def run_id(self) -> str:
+        run_id = _RUNS.get(self._key)
+        if run_id is None:
+            tags = {GROUP_TAG: self.group, TRIAL_TAG: self.trial, ROLE_TAG: "trial"}
+            if self.parent_run_id:
+                tags["mlflow.parentRunId"] = self.parent_run_id
+            run = self._client.create_run(_experiment_id(self._client, self._experiment),
+                                          run_name=f"{self.group}/{self.trial}", tags=tags)
+            run_id = _RUNS[self._key] = run.info.run_id
+        return run_id
+
+    def write(self, event: dict[str, Any]) -> None:
+        self.write_batch([event])
+
+    def write_batch(self, events: list[dict[str, Any]]) -> None:
+        metrics: list[Metric] = []
+        for event in events:
+            if event["event"] == "trial_start":
+                self._flush(metrics)
+                metrics = []
+                self._client.log_batch(self.run_id, params=_params(event))
+            metrics.extend(_metrics(event))
+            if event["event"] == "trial_end":
+                self._flush(metrics)
+                metrics = []
+                status = "KILLED" if event.get("interrupted") else "FINISHED"
+                self._client.set_terminated(self.run_id, status)
+        self._flush(metrics)
+
+    def _flush(self, metrics: list[Metric]) -> None:
+        for start in range(0, len(metrics), _MAX_METRICS):
+            self._client.log_batch(self.run_id, metrics=metrics[start:start + _MAX_METRICS])
+
+    def log_artifacts(self, files: list[Path]) -> None:
+        for path in files:
+            self._client.log_artifact(self.run_id, str(path), artifact_path="model")
+
+    def close(self) -> None:
+        """Nothing to release: the run ends with the trial_end event."""
+
+    # -- group level (see metrics/group.py) ------------------------------------------
+    @classmethod
+    def open_group(cls, group: GroupInfo, tracking_uri: str = "http://localhost:5000",
+                   experiment: str = "cartpole", registered_model: str = "cartpole-rl-remote",
+                   parent_run_id: str | None = None) -> dict[str, Any]:
+        """Find or start the group's parent run; its id goes to every trial."""
+        client = MlflowClient(tracking_uri)
+        experiment_id = _experiment_id(client, experiment)
+        parent = _find_parent(client, experiment_id, group.group)
+        if parent is None:
+            parent = client.create_run(experiment_id, run_name=group.group,
+                                       tags={GROUP_TAG: group.group, ROLE_TAG: "group"}).info
+        elif parent.status != "RUNNING":
+            client.update_run(parent.run_id, status="RUNNING")
+        return {"parent_run_id": parent.run_id}
+
+    @classmethod
+    def close_group(cls, group: GroupInfo, trials: list[dict[str, Any]],
+                    best: dict[str, Any] | None, tracking_uri: str = "http://localhost:5000",
+                    experiment: str = "cartpole", registered_model: str = "cartpole-rl-remote",
+                    parent_run_id: str | None = None) -> None:
+        """End the parent run, adopt orphan trial runs, register the best model."""
+        client = MlflowClient(tracking_uri)
+        experiment_id = _experiment_id(client, experiment)
+        if parent_run_id is None:  # the server was down when the group started
+            parent_run_id = cls.open_group(group, tracking_uri, experiment)["parent_run_id"]
+        runs = {r.data.tags.get(TRIAL_TAG): r for r in _trial_runs(client, experiment_id,
+                                                                    group.group)}
+        for run in runs.values():
+            if run.data.tags.get("mlflow.parentRunId") != parent_run_id:
+                client.set_tag(run.info.run_id, "mlflow.parentRunId", parent_run_id)
+        scores = [float(t["score"]) for t in trials if t.get("score") is not None]
+        if scores:
+            client.log_metric(parent_run_id, "best_score", max(scores))
+        client.log_metric(parent_run_id, "trials_completed",
+                          sum(t.get("status") == "completed" for t in trials))
+        client.set_terminated(parent_run_id, "FINISHED")
+        if best is not None and best["trial"] in runs:
+            _register(client, registered_model, runs[best["trial"]], best, group.group)
+
+
+def _experiment_id(client: MlflowClient, name: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:  # created meanwhile by another trial
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def _find_parent(client: MlflowClient, experiment_id: str, group: str) -> Any:
+    runs = client.search_runs([experiment_id], max_results=1,
+                              filter_string=f"tags.`{GROUP_TAG}` = '{group}' and "
+                                            f"tags.`{ROLE_TAG}` = 'group'")
+    return runs[0].info if runs else None
+
+
+def _trial_runs(client: MlflowClient, experiment_id: str, group: str) -> Iterator[Any]:
+    """The group's trial runs, the oldest first, so a trial's latest attempt wins."""
+    runs = client.search_runs([experiment_id], max_results=10_000,
+                              filter_string=f"tags.`{GROUP_TAG}` = '{group}' and "
+                                            f"tags.`{ROLE_TAG}` = 'trial'",
+                              order_by=["attributes.start_time ASC"])
+    yield from runs
+
+
+def _register(client: MlflowClient, name: str, run: Any, best: dict[str, Any],
+              group: str) -> None:
+    try:
+        client.create_registered_model(name, description="Best DQN policy of a cartpole "
+                                                          "grid group (Keras .h5 + metadata)")
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    client.create_model_version(
+        name, source=f"{run.info.artifact_uri}/model", run_id=run.info.run_id,
+        tags={"score": str(best.get("score")), GROUP_TAG: group, TRIAL_TAG: best["trial"]},
+        description=f"group {group}, trial {best['trial']}, score {best.get('score')}",
+        await_creation_for=0)
+
+
+def _params(event: dict[str, Any]) -> list[Param]:
+    values = {**{f"hparams.{k}": v for k, v in event.get("hparams", {}).items()},
+              "env": event.get("env"), "seed": event.get("seed")}
+    return [Param(k, str(v)) for k, v in values.items() if v is not None]
+
+
+def _metrics(event: dict[str, Any]) -> list[Metric]:
+    spec = _METRICS.get(event["event"])
+    if spec is None:
+        return []
+    step_key, keys = spec
+    timestamp = _millis(event["ts"])
+    prefix = "final_" if event["event"] == "trial_end" else ""
+    return [Metric(prefix + k, float(event[k]), timestamp, int(event[step_key]))
+            for k in keys if isinstance(event.get(k), int | float)
+            and not isinstance(event.get(k), bool)]
+
+
+def _millis(ts: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() * 1000)
+

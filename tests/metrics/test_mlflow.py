@@ -1,0 +1,121 @@
+"""The mlflow engine against a real `mlflow server` with a SQLite store."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import free_port, mlflow_server
+
+mlflow = pytest.importorskip("mlflow")  # the dev extra brings it; see pyproject.toml
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+QUICK = ["--steps", "700", "--eval-every", "350", "--eval-episodes", "2", "--hidden-sizes",
+         "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = mlflow_server(tmp_path_factory.mktemp("mlflow"))
+    yield srv
+    srv.stop()
+
+
+def _train(cwd, config, *args, engines=("log", "mlflow")):
+    cmd = [str(Path(sys.executable).with_name("cartpole"))]
+    for engine in engines:
+        cmd += ["--metrics-engine", engine]
+    cmd += ["--metrics-config", json.dumps(config), "train", *QUICK, *args]
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def _events(trial_dir):
+    return [json.loads(line) for line in (trial_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_group_parent_run_trial_runs_artifacts_and_registry(server, tmp_path):
+    config = {"mlflow": {"tracking_uri": server.url, "experiment": "grid-test",
+                         "registered_model": "cartpole-test"}}
+    proc = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
+                  "--group", "g1")
+    assert proc.returncode == 0, proc.stderr
+    assert "unreachable" not in proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    client = MlflowClient(server.url)
+    experiment = client.get_experiment_by_name("grid-test")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("cartpole.role") == "group"]
+    trials = {r.data.tags["cartpole.trial"]: r for r in runs
+              if r.data.tags.get("cartpole.role") == "trial"}
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    parent = parents[0]
+    assert parent.data.metrics["best_score"] == pytest.approx(result["score"])
+    assert set(trials) == {"t000", "t001"}
+    for trial, run in trials.items():
+        trial_dir = tmp_path / "runs" / "g1" / trial
+        events = _events(trial_dir)
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id  # nested
+        assert run.info.status == "FINISHED"
+        start = events[0]
+        assert run.data.params["hparams.gamma"] == str(start["hparams"]["gamma"])
+        assert run.data.params["seed"] == str(start["seed"])
+        # Every episode's score, at its env step, and every evaluation.
+        history = client.get_metric_history(run.info.run_id, "score")
+        episodes = [e for e in events if e["event"] == "episode"]
+        assert sorted((m.step, m.value) for m in history) == \
+            sorted((e["total_steps"], float(e["score"])) for e in episodes)
+        evals = client.get_metric_history(run.info.run_id, "eval_mean")
+        assert [m.value for m in sorted(evals, key=lambda m: m.step)] == \
+            [e["eval_mean"] for e in events if e["event"] == "eval"]
+        files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+        assert files == {"model/model.h5", "model/metadata.json"}
+    # The best model is registered, and its files are the trial's own.
+    versions = client.search_model_versions("name='cartpole-test'")
+    assert len(versions) == 1
+    best = trials[result["trial"]]
+    assert versions[0].run_id == best.info.run_id
+    local = client.download_artifacts(best.info.run_id, "model/model.h5", str(tmp_path))
+    assert Path(local).read_bytes() == \
+        (tmp_path / "runs" / "g1" / result["trial"] / "model.h5").read_bytes()
+
+
+def test_resume_reuses_the_parent_run(server, tmp_path):
+    config = {"mlflow": {"tracking_uri": server.url, "experiment": "resume-test",
+                         "registered_model": "cartpole-resume"}}
+    first = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
+                   "--group", "g2")
+    assert first.returncode == 0, first.stderr
+    (tmp_path / "runs" / "g2" / "t001" / "result.json").unlink()  # as if it had failed
+    again = _train(tmp_path, config, "--resume", "g2")
+    assert again.returncode == 0, again.stderr
+    client = MlflowClient(server.url)
+    runs = client.search_runs([client.get_experiment_by_name("resume-test").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("cartpole.role") == "group"]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    children = [r for r in runs if r.data.tags.get("cartpole.role") == "trial"]
+    assert sorted(r.data.tags["cartpole.trial"] for r in children) == ["t000", "t001", "t001"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
+
+
+def test_server_down_training_completes_with_one_warning(tmp_path):
+    config = {"mlflow": {"tracking_uri": f"http://127.0.0.1:{free_port()}"}}
+    proc = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
+                  "--group", "g3")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    assert len(warnings) == 1 and "mlflow is unreachable" in warnings[0], proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()[:-1]
+             if line.startswith("{")]
+    for trial in ("t000", "t001"):  # the JSON-lines record is complete
+        assert [e for e in lines if e["trial"] == trial] == \
+            _events(tmp_path / "runs" / "g3" / trial)
+
+
+def test_engine_settings_are_checked(tmp_path):
+    proc = _train(tmp_path, {"mlflow": {"tracking": "x"}}, "--gamma", "0.9")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith(
+        "(its settings: tracking_uri, experiment, registered_model, parent_run_id)")
+    assert len(proc.stderr.strip().splitlines()) == 1

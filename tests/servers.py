@@ -1,0 +1,74 @@
+"""Real servers for the tests: free loopback ports, started as processes, stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    url: str
+    log: Path
+
+    def stop(self) -> None:
+        """Stop the whole process group we started, and wait for it."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+            except ProcessLookupError:
+                pass
+
+
+def start(cmd: list[str], url: str, log: Path, ready_path: str = "/",
+          timeout: float = 60.0) -> Server:
+    """Start ``cmd`` in its own process group and wait until ``url + ready_path`` answers."""
+    handle = log.open("wb")
+    proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True, cwd=log.parent)
+    handle.close()
+    server = Server(proc, url, log)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n"
+                               f"{log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + ready_path, timeout=2):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{cmd[0]} did not answer at {url} within {timeout:.0f} s:\n"
+                       f"{log.read_text()[-2000:]}")
+
+
+def mlflow_server(workdir: Path) -> Server:
+    """``mlflow server`` on a SQLite store with served artifacts, as the docs run it."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+           "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+           "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"]
+    return start(cmd, f"http://127.0.0.1:{port}", workdir / "mlflow.log", "/health",
+                 timeout=120)
