@@ -3,23 +3,39 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SEEDS ?= 10
+# Extras installed into .venv: every engine, Ray, and the servers the tests start.
+EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow
+VISDOM_PORT ?= 8097
+GROUP ?= dev-$(shell date +%Y%m%d-%H%M%S)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint train bench bench-solve bench-grid bench-metrics clean
+.PHONY: help venv system-deps test lint train train-dev visdom visdom-stop report bench \
+	bench-solve bench-grid bench-metrics clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
-venv: $(VENV)/.installed ## Create .venv with the package, its dev tools, Ray and TensorBoard
+venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
-$(VENV)/.installed: pyproject.toml setup.py
+# visdom's page scripts come from the npm registry (its own download needs CDNs).
+$(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray,tensorboard]'
+	$(BIN)/python -m pip install --quiet --build-constraint constraints/build.txt \
+		-e '.[$(EXTRAS)]'
+	$(BIN)/python -m cartpole.visdom_server --assets-only
 	touch $@
 
-test: venv ## Lint and run the test suite
+system-deps: ## Chromium and npm for the screenshot tests (Debian packages; run as root)
+	@if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" != 0 ]; then \
+			echo "make system-deps: run as root, or install chromium and npm yourself" >&2; \
+			exit 1; fi; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null; fi
+
+test: system-deps venv ## Lint and run the test suite
 	$(BIN)/ruff check cartpole tests benchmarks
 	$(BIN)/pytest
 
@@ -28,6 +44,22 @@ lint: venv ## Lint only
 
 train: venv ## Train CartPole-v1 with the defaults (stops once solved)
 	$(BIN)/cartpole train --seed 0
+
+train-dev: visdom ## Start a local Visdom server, then train with live curves in it
+	@echo "Visdom: http://localhost:$(VISDOM_PORT)/env/cartpole_$(GROUP)"
+	$(BIN)/cartpole --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)}' \
+		train --seed 0 --group $(GROUP)
+	@echo "Visdom: http://localhost:$(VISDOM_PORT)/env/cartpole_$(GROUP) (make visdom-stop stops it)"
+
+visdom: venv ## Start a Visdom server in the background (a process, not a container)
+	$(BIN)/python -m cartpole.visdom_server --detach --port $(VISDOM_PORT) \
+		--env-path runs/visdom --pid-file runs/visdom/visdom.pid
+
+visdom-stop: venv ## Stop the Visdom server that `make visdom` started
+	$(BIN)/python -m cartpole.visdom_server --stop --pid-file runs/visdom/visdom.pid
+
+report: venv ## HTML report (and screenshot) of the latest group: runs/<group>/report.html
+	$(BIN)/cartpole report --screenshot runs/report.png
 
 bench: bench-solve bench-grid bench-metrics ## Run every benchmark, rewrite docs/benchmarks.md (~12 min)
 

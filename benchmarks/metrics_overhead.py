@@ -4,6 +4,7 @@ Each configuration trains the same seeds for a fixed number of steps (no early
 stop), each run in a fresh process on one thread, the configurations interleaved
 seed by seed. The figure is the median training time with the engine over the
 median without it. Every trial writes its own events file in all configurations.
+The Visdom and MLflow servers are real local processes started for the run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import machine_line, write_section
+from cartpole.visdom_server import ensure_static_assets, start_background, stop
+from tests.servers import free_port, mlflow_server
 
 CONFIGS: dict[str, list[str]] = {
     "no engine": ["--metrics-engine", "console"],
@@ -25,7 +28,13 @@ CONFIGS: dict[str, list[str]] = {
                         '{"path": "events-log.jsonl"}'],
     "tensorboard": ["--metrics-engine", "tensorboard"],
 }
-PACKAGES = ("tensorflow-cpu", "keras", "gymnasium", "tensorboard")
+PACKAGES = ("tensorflow-cpu", "keras", "gymnasium", "tensorboard", "visdom", "mlflow")
+
+
+def with_servers(visdom_port: int, mlflow_url: str) -> dict[str, list[str]]:
+    config = json.dumps({"visdom": {"port": visdom_port}, "mlflow": {"tracking_uri": mlflow_url}})
+    return {**CONFIGS, "visdom + mlflow": ["--metrics-engine", "visdom", "--metrics-engine",
+                                           "mlflow", "--metrics-config", config]}
 
 
 def run(config: list[str], seed: int, steps: int, work: Path) -> float:
@@ -57,13 +66,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20_000)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    times: dict[str, list[float]] = {name: [] for name in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="cartpole-metrics-bench-") as tmp:
-        for seed in range(args.seeds):
-            for name, config in CONFIGS.items():
-                times[name].append(run(config, seed, args.steps, Path(tmp)))
-                print(json.dumps({"engines": name, "seed": seed,
-                                  "seconds": times[name][-1]}), flush=True)
+        work = Path(tmp)
+        ensure_static_assets()
+        visdom_port = free_port()
+        visdom_pid, _ = start_background(visdom_port, work / "visdom", work / "visdom.log")
+        mlflow = mlflow_server(work / "mlflow")
+        try:
+            configs = with_servers(visdom_port, mlflow.url)
+            times: dict[str, list[float]] = {name: [] for name in configs}
+            for seed in range(args.seeds):
+                for name, config in configs.items():
+                    times[name].append(run(config, seed, args.steps, work))
+                    print(json.dumps({"engines": name, "seed": seed,
+                                      "seconds": times[name][-1]}), flush=True)
+        finally:
+            stop(visdom_pid)
+            mlflow.stop()
     summary: dict[str, Any] = {n: statistics.median(v) for n, v in times.items()}
     print(json.dumps(summary))
     if args.out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -72,3 +73,35 @@ def mlflow_server(workdir: Path) -> Server:
            "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"]
     return start(cmd, f"http://127.0.0.1:{port}", workdir / "mlflow.log", "/health",
                  timeout=120)
+
+
+class Visdom:
+    """A Visdom server process of ours (``cartpole.visdom_server``), and a look inside it."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.workdir = workdir
+        self.pid: int | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Visdom:
+        from cartpole.visdom_server import start_background
+
+        self.pid, self.url = start_background(self.port, self.workdir / "env",
+                                              self.workdir / "visdom.log")
+        return self
+
+    def stop(self) -> None:
+        from cartpole.visdom_server import stop
+
+        if self.pid is not None:
+            stop(self.pid)
+            self.pid = None
+
+    def windows(self, env: str) -> dict:
+        """Every window of ``env``, as the server holds it."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/win_data",
+            data=json.dumps({"eid": env, "win": None}).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.loads(reply.read())

@@ -105,6 +105,7 @@ class Resilient:
             timeout = max(0.0, max(wake) - time.monotonic()) if wake else None
             if self._take(timeout):
                 stop_by = time.monotonic() + self._close_timeout
+                retry_at = 0.0  # one last attempt now: the backend may be back
             now = time.monotonic()
             if self._backlog and flush_at is None:
                 flush_at = now + self._flush_interval

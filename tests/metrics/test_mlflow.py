@@ -6,11 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from tests.servers import free_port, mlflow_server
-
-mlflow = pytest.importorskip("mlflow")  # the dev extra brings it; see pyproject.toml
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 QUICK = ["--steps", "700", "--eval-every", "350", "--eval-episodes", "2", "--hidden-sizes",
          "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]

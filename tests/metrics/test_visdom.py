@@ -1,0 +1,98 @@
+"""The visdom engine against a real Visdom server process."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cartpole.visdom_server import ensure_static_assets
+from tests.servers import Visdom
+
+QUICK = ["--eval-every", "300", "--eval-episodes", "2", "--hidden-sizes", "8",
+         "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]
+
+
+@pytest.fixture
+def visdom(tmp_path):
+    ensure_static_assets()
+    server = Visdom(tmp_path / "visdom")
+    yield server
+    server.stop()
+
+
+def _train(cwd, port, *args, engines=("log", "visdom")):
+    cmd = [str(Path(sys.executable).with_name("cartpole"))]
+    for engine in engines:
+        cmd += ["--metrics-engine", engine]
+    cmd += ["--metrics-config", json.dumps({"visdom": {"port": port}}), "train", *QUICK, *args]
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _events(trial_dir):
+    return [json.loads(line) for line in (trial_dir / "events.jsonl").read_text().splitlines()]
+
+
+def _traces(window):
+    return {t["name"]: t for t in window["content"]["data"] if t["name"]}
+
+
+def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, tmp_path):
+    visdom.start()
+    proc = _train(tmp_path, visdom.port, "--steps", "700", "--gamma", "0.9", "0.99",
+                  "--workers", "2", "--group", "gv")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "WARNING" not in err
+    windows = visdom.windows("cartpole_gv")
+    assert set(windows) == {f"gv_{w}" for w in ("score", "eval", "epsilon", "loss",
+                                                 "summary")}
+    score = _traces(windows["gv_score"])
+    assert set(score) == {"t000 gamma=0.9", "t001 gamma=0.99"}
+    for name, trace in score.items():
+        events = _events(tmp_path / "runs" / "gv" / name.split()[0])
+        episodes = [e for e in events if e["event"] == "episode"]
+        assert trace["x"] == [e["total_steps"] for e in episodes]
+        assert trace["y"] == [e["score"] for e in episodes]
+        evals = [e["eval_mean"] for e in events if e["event"] == "eval"]
+        assert _traces(windows["gv_eval"])[name]["y"] == evals
+        assert _traces(windows["gv_epsilon"])[name]["y"] == [e["epsilon"] for e in episodes]
+        assert _traces(windows["gv_loss"])[name]["y"] == \
+            [e["loss"] for e in episodes if e["loss"] is not None]
+    bars = windows["gv_summary"]["content"]["data"][0]
+    result = json.loads(out.strip().splitlines()[-1])
+    assert bars["x"] == ["t000 gamma=0.9", "t001 gamma=0.99"]
+    assert bars["y"] == [t["score"] for t in result["trials"]]
+
+    # Rerun one trial: the same windows, its trace replaced (not appended to).
+    (tmp_path / "runs" / "gv" / "t001" / "result.json").unlink()
+    proc = _train(tmp_path, visdom.port, "--resume", "gv")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    again = visdom.windows("cartpole_gv")
+    assert set(again) == set(windows)
+    events = _events(tmp_path / "runs" / "gv" / "t001")
+    assert _traces(again["gv_score"])["t001 gamma=0.99"]["x"] == \
+        [e["total_steps"] for e in events if e["event"] == "episode"]
+    assert _traces(again["gv_score"])["t000 gamma=0.9"] == score["t000 gamma=0.9"]
+
+
+def test_server_that_comes_up_later_gets_every_event(visdom, tmp_path):
+    proc = _train(tmp_path, visdom.port, "--steps", "6000", "--no-stop-on-solve",
+                  "--group", "late")
+    time.sleep(4.0)  # training has started, with nobody listening
+    assert proc.poll() is None
+    visdom.start()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    warnings = [line for line in err.splitlines() if "WARNING" in line]
+    assert len(warnings) <= 2 and "visdom is unreachable" in warnings[0], err
+    events = _events(tmp_path / "runs" / "late" / "t000")
+    windows = visdom.windows("cartpole_late")
+    trace = _traces(windows["late_score"])["t000"]
+    assert trace["y"] == [e["score"] for e in events if e["event"] == "episode"]
+    logged = [json.loads(line) for line in out.splitlines() if line.startswith('{"ts"')]
+    assert logged == events  # the log engine's record is complete too
