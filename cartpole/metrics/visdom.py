@@ -127,7 +127,7 @@ class VisdomSink:
         try:
             name = env_name(group.group, env)
             if scored:
-                names = [f"{t['trial']} {group.labels.get(t['trial'], '')}".strip()
+                names = ["<br>".join([t["trial"], *group.labels.get(t["trial"], "").split()])
                          for t in scored]
                 api.bars(name, window_id(group.group, SUMMARY),
                          f"{group.group}: best score per trial", names,

@@ -17,6 +17,8 @@ import requests
 
 from cartpole.errors import CartpoleError
 
+WINDOW_SIZE = {"width": 620, "height": 470}  # pixels; room for a legend below the plot
+
 
 class VisdomError(CartpoleError):
     """The Visdom server refused a request or could not be reached."""
@@ -48,11 +50,12 @@ class VisdomAPI:
         """An empty line chart whose traces are added later by name."""
         placeholder = {"x": [], "y": [], "name": "", "type": "scatter", "mode": "lines",
                        "showlegend": False}
-        layout = {"title": title, "showlegend": True, "margin": {"l": 60, "r": 20, "t": 60,
-                                                                   "b": 50},
+        layout = {"title": title, "showlegend": True,
+                  "legend": {"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"},
+                  "margin": {"l": 60, "r": 20, "t": 50, "b": 20},
                   "xaxis": {"title": xlabel}, "yaxis": {"title": ylabel}}
         self.post("events", {"eid": env, "win": win, "data": [placeholder], "layout": layout,
-                             "opts": {"title": title}})
+                             "opts": {"title": title, **WINDOW_SIZE}})
 
     def lines(self, env: str, win: str, name: str, x: list[float], y: list[float | None],
               append: bool = True, mode: str = "lines") -> None:
@@ -68,10 +71,10 @@ class VisdomAPI:
         data = [{"x": labels, "y": values, "type": "bar", "name": "score",
                  "text": [f"{v:.1f}" for v in values], "textposition": "auto"}]
         layout = {"title": title, "showlegend": False,
-                  "margin": {"l": 60, "r": 20, "t": 60, "b": 120},
+                  "margin": {"l": 60, "r": 20, "t": 50, "b": 90},
                   "yaxis": {"title": "best evaluation score"}}
         self.post("events", {"eid": env, "win": win, "data": data, "layout": layout,
-                             "opts": {"title": title}})
+                             "opts": {"title": title, **WINDOW_SIZE}})
 
     def save(self, env: str) -> None:
         """Ask the server to write the environment to its env_path."""

@@ -64,7 +64,7 @@ def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, t
             [e["loss"] for e in episodes if e["loss"] is not None]
     bars = windows["gv_summary"]["content"]["data"][0]
     result = json.loads(out.strip().splitlines()[-1])
-    assert bars["x"] == ["t000 gamma=0.9", "t001 gamma=0.99"]
+    assert bars["x"] == ["t000<br>gamma=0.9", "t001<br>gamma=0.99"]
     assert bars["y"] == [t["score"] for t in result["trials"]]
 
     # Rerun one trial: the same windows, its trace replaced (not appended to).
