@@ -58,6 +58,7 @@ Examples:
   cartpole -e 30 train --gamma 0.9 0.99 --batch-size 32 64 --workers 2
   cartpole train --gamma 0.9:0.99:4 --seeds 3      a range and three seeds per combination
   cartpole status                                  the latest group, from any terminal
+  cartpole report --screenshot report.png          an HTML report of the latest group
   cartpole --conf-file grid.yaml train             options from a YAML/JSON file
 """)
 @click.option("-e", "--episodes", type=click.IntRange(min=1), default=None,
@@ -231,6 +232,54 @@ def status(group: str | None, runs_dir: str, as_json: bool) -> None:
         return
     for line in status_lines(data):
         click.echo(line)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("group", required=False)
+@click.option("--runs-dir", default="runs", show_default=True, help="Folder of the groups.")
+@click.option("-o", "--out", default=None, type=click.Path(dir_okay=False),
+              help="HTML file to write.  [default: runs/<group>/report.html]")
+@click.option("--screenshot", "png", default=None, metavar="PNG",
+              type=click.Path(dir_okay=False),
+              help="Also save a PNG of the report's top WxH pixels (see --screenshot-size), "
+                   "rendered by headless Chromium.  [default: none]")
+@click.option("--screenshot-size", default="1280x1500", show_default=True, metavar="WxH",
+              help="Window size of the screenshot, in pixels.")
+def report(group: str | None, runs_dir: str, out: str | None, png: str | None,
+           screenshot_size: str) -> None:
+    """Write a static HTML report of a group: curves, hyperparameters, leaderboard.
+
+    GROUP defaults to the group that changed last. The page holds plotly.js and all
+    the data, so it opens offline and can be mailed as one file. It can be made while
+    the group trains; failed and unfinished trials show their status.
+
+    \b
+    Examples:
+      cartpole report
+      cartpole report 20261122-061232-8ff2 -o report.html
+      cartpole report --screenshot report.png --screenshot-size 1280x1800
+    """
+    from pathlib import Path
+
+    from cartpole.fileio import check_writable_file
+    from cartpole.report import load_group, resolve_group, write_report
+    from cartpole.report.shot import parse_size, screenshot_report
+
+    try:
+        size = parse_size(screenshot_size)
+        if png:
+            check_writable_file(png, "screenshot file")
+        data = load_group(resolve_group(Path(runs_dir), group))
+        path = write_report(data, Path(out) if out else None)
+    except CartpoleError as exc:
+        raise BadInput(str(exc)) from None
+    click.echo(str(path))
+    if png:
+        try:
+            screenshot_report(path, Path(png), size)
+        except CartpoleError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(png)
 
 
 def main() -> None:
