@@ -58,7 +58,7 @@ visdom: venv ## Start a Visdom server in the background (a process, not a contai
 visdom-stop: venv ## Stop the Visdom server that `make visdom` started
 	$(BIN)/python -m cartpole.visdom_server --stop --pid-file runs/visdom/visdom.pid
 
-report: venv ## HTML report (and screenshot) of the latest group: runs/<group>/report.html
+report: venv ## HTML report of the latest group (runs/<group>/report.html) + runs/report.png
 	$(BIN)/cartpole report --screenshot runs/report.png
 
 bench: bench-solve bench-grid bench-metrics ## Run every benchmark, rewrite docs/benchmarks.md (~12 min)
