@@ -60,6 +60,11 @@ Examples:
   cartpole status                                  the latest group, from any terminal
   cartpole report --screenshot report.png          an HTML report of the latest group
   cartpole --conf-file grid.yaml train             options from a YAML/JSON file
+  cartpole --metrics-engine log --metrics-engine visdom train   JSON lines + Visdom curves
+  cartpole --metrics-engine mlflow --metrics-config '{"tracking_uri": "http://mlf:5000"}' train
+
+\b
+Metrics engines and their settings: docs/metrics.md.
 """)
 @click.option("-e", "--episodes", type=click.IntRange(min=1), default=None,
               help="Episode budget of each trial.  [default: none, the step budget applies]")
