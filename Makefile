@@ -6,7 +6,9 @@ SEEDS ?= 10
 # Extras installed into .venv: every engine, Ray, and the servers the tests start.
 EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow
 VISDOM_PORT ?= 8097
-GROUP ?= dev-$(shell date +%Y%m%d-%H%M%S)
+ifndef GROUP
+GROUP := dev-$(shell date +%Y%m%d-%H%M%S)
+endif
 
 .DEFAULT_GOAL := help
 .PHONY: help venv system-deps test lint train train-dev visdom visdom-stop report bench \
@@ -18,13 +20,11 @@ help: ## List the targets
 
 venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
-# visdom's page scripts come from the npm registry (its own download needs CDNs).
 $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --build-constraint constraints/build.txt \
 		-e '.[$(EXTRAS)]'
-	$(BIN)/python -m cartpole.visdom_server --assets-only
 	touch $@
 
 system-deps: ## Chromium and npm for the screenshot tests (Debian packages; run as root)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import machine_line, write_section
-from cartpole.visdom_server import ensure_static_assets, start_background, stop
+from cartpole.visdom_assets import ensure_static_assets
+from cartpole.visdom_server import start_background, stop
 from tests.servers import free_port, mlflow_server
 
 CONFIGS: dict[str, list[str]] = {

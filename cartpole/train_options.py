@@ -17,6 +17,8 @@ from cartpole.metrics.engines import ENGINE_NAMES
 from cartpole.session import TrainRequest
 from cartpole.train import TrialSpec
 
+log = logging.getLogger(__name__)
+
 
 def parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str, Any]:
     if not text:
@@ -32,6 +34,10 @@ def parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str
         if unknown:
             raise ConfigError(f"--metrics-config names an unknown engine {unknown[0]!r} "
                               f"(available: {', '.join(ENGINE_NAMES)})")
+        idle = [k for k in data if k not in engines]
+        if idle:
+            log.warning("--metrics-config has settings for %s, not selected with "
+                        "--metrics-engine; they are not used", ", ".join(idle))
         return data
     if len(engines) == 1:
         return {engines[0]: data}

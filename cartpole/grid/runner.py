@@ -91,8 +91,6 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
     if run.keep_top is not None:
         prune_models(group_dir, trials, run.keep_top)
     write_leaderboard(group_dir, trials)
-    if todo:
-        metrics.close(trials, best_trial(trials))
     completed = sum(t["status"] == "completed" for t in trials)
     if interrupted:
         state, code = "interrupted", EXIT_INTERRUPTED
@@ -102,6 +100,8 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
         state, code = "partial", EXIT_PARTIAL
     else:
         state, code = "failed", EXIT_ALL_FAILED
+    if todo:
+        metrics.close(trials, best_trial(trials), state)
     board.finish(state)
     return GroupOutcome(group_result(plan.group, group_dir, trials, published, state), code,
                         trials)

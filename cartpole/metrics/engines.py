@@ -89,13 +89,36 @@ def build_sinks(names: tuple[str, ...], config: dict[str, Any],
             raise ConfigError(f"settings of metrics engine {name!r} must be a JSON object")
         _check_settings(name, engine, settings)
         if getattr(engine, "remote", False):
-            sinks.append(Resilient(name, lambda e=engine, s=settings: e(context, **s)))
+            # Built once here so that a bad setting is an error now (their constructors
+            # do no network I/O); after a failure, the queue's thread builds new ones.
+            first = _build(name, engine, context, settings, remote=True)
+            sinks.append(Resilient(name, _first_then(first, engine, context, settings)))
             continue
-        try:
-            sinks.append(engine(context, **settings))
-        except (TypeError, ValueError, OSError) as exc:
-            raise ConfigError(f"bad settings for metrics engine {name!r}: {exc}") from None
+        sinks.append(_build(name, engine, context, settings))
     return sinks
+
+
+def _build(name: str, engine: Any, context: EngineContext, settings: dict[str, Any],
+           remote: bool = False) -> Any:
+    try:
+        return engine(context, **settings)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"bad settings for metrics engine {name!r}: {exc}") from None
+    except OSError as exc:
+        if remote:
+            return None  # the queue's thread tries again, with backoff
+        raise ConfigError(f"bad settings for metrics engine {name!r}: {exc}") from None
+
+
+def _first_then(first: Any, engine: Any, context: EngineContext,
+                settings: dict[str, Any]) -> Any:
+    """A factory that hands out ``first`` once, then builds new sinks."""
+    spare = [first] if first is not None else []
+
+    def connect() -> Sink:
+        return spare.pop() if spare else engine(context, **settings)
+
+    return connect
 
 
 def _check_settings(name: str, engine: Any, settings: dict[str, Any]) -> None:

@@ -5,17 +5,23 @@ An engine class may define two class methods:
 - ``open_group(group: GroupInfo, **settings) -> dict`` before the first trial starts;
   what it returns is added to that engine's settings for every trial (the MLflow
   engine passes the parent run's id this way, through each trial's job.json);
-- ``close_group(group: GroupInfo, trials: list[dict], best: dict | None, **settings)``
-  once the group has finished (the Visdom summary chart, the MLflow model registry).
+- ``close_group(group: GroupInfo, trials: list[dict], best: dict | None, state: str,
+  **settings)`` once the group has finished (``state`` is the group's: completed,
+  partial, failed or interrupted): the Visdom summary chart, the MLflow registry.
 
-Both talk to servers that may be down: a failure or a call that takes longer than
-``timeout`` seconds gives one warning and training goes on.
+Both talk to servers that may be down: the engines' steps run side by side, and a
+failure or a step still running after ``timeout`` seconds gives one warning and
+training goes on. Engines whose settings include ``labels`` get each trial's label
+(its varying hyperparameters), whether or not their server answers.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,53 +42,67 @@ class GroupInfo:
 
 
 class GroupMetrics:
-    """Calls the selected engines' group-level steps, each bounded in time."""
+    """Calls the selected engines' group-level steps, side by side, within one deadline."""
 
     def __init__(self, names: tuple[str, ...], config: dict[str, Any], info: GroupInfo,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 10.0) -> None:
         self.names, self.info, self.timeout = tuple(names), info, timeout
         self.config = {name: dict(config.get(name) or {}) for name in self.names}
         self.down: set[str] = set()
+        for name in self.names:  # trial labels go to engines that take them
+            if "labels" in inspect.signature(load_engine(name)).parameters:
+                self.config[name]["labels"] = info.labels
 
     def open(self) -> dict[str, Any]:
         """Run every ``open_group``; return the metrics config the trials should use."""
-        for name in self.names:
-            opener = getattr(load_engine(name), "open_group", None)
-            if opener is not None:
-                added = self._call(name, "start the group", opener, self.info,
-                                   **self.config[name])
-                if isinstance(added, dict):
-                    self.config[name].update(added)
+        results = self._run_all("start the group", "open_group",
+                                lambda name, fn: fn(self.info, **self.config[name]))
+        for name, added in results.items():
+            if isinstance(added, dict):
+                self.config[name].update(added)
         return {name: settings for name, settings in self.config.items() if settings}
 
-    def close(self, trials: list[dict[str, Any]], best: dict[str, Any] | None) -> None:
+    def close(self, trials: list[dict[str, Any]], best: dict[str, Any] | None,
+              state: str = "completed") -> None:
+        self._run_all("finish the group", "close_group",
+                      lambda name, fn: fn(self.info, trials, best, state=state,
+                                          **self.config[name]))
+
+    def _run_all(self, what: str, method: str,
+                 call: Callable[[str, Any], Any]) -> dict[str, Any]:
+        boxes: dict[str, dict[str, Any]] = {}
+        threads = []
         for name in self.names:
-            closer = getattr(load_engine(name), "close_group", None)
-            if closer is not None:
-                self._call(name, "finish the group", closer, self.info, trials, best,
-                           **self.config[name])
+            fn = getattr(load_engine(name), method, None)
+            if fn is None:
+                continue
+            box = boxes[name] = {}
+            thread = threading.Thread(target=_capture, args=(box, call, name, fn),
+                                      name=f"metrics-{name}-group", daemon=True)
+            thread.start()
+            threads.append((name, thread))
+        deadline = time.monotonic() + self.timeout
+        results: dict[str, Any] = {}
+        for name, thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            box = boxes[name]
+            if thread.is_alive():
+                box["error"] = TimeoutError(f"no answer within {self.timeout:.0f} s")
+            if "error" not in box:
+                mark_reachable(name)
+                results[name] = box.get("value")
+            elif name in self.down:  # already said when the group started
+                log.info("metrics engine %s could not %s either: %s", name, what,
+                         short_error(box["error"]))
+            else:
+                self.down.add(name)
+                warn_unreachable(name, short_error(box["error"]))
+        return results
 
-    def _call(self, name: str, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        box: dict[str, Any] = {}
 
-        def target() -> None:
-            try:
-                box["value"] = fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - a metrics backend never stops training
-                box["error"] = exc
-
-        thread = threading.Thread(target=target, name=f"metrics-{name}-group", daemon=True)
-        thread.start()
-        thread.join(self.timeout)
-        if thread.is_alive():
-            box["error"] = TimeoutError(f"no answer within {self.timeout:.0f} s")
-        if "error" not in box:
-            mark_reachable(name)
-            return box.get("value")
-        if name in self.down:  # already said when the group started
-            log.info("metrics engine %s could not %s either: %s", name, what,
-                     short_error(box["error"]))
-        else:
-            self.down.add(name)
-            warn_unreachable(name, short_error(box["error"]))
-        return None
+def _capture(box: dict[str, Any], call: Callable[[str, Any], Any], name: str,
+             fn: Any) -> None:
+    try:
+        box["value"] = call(name, fn)
+    except Exception as exc:  # noqa: BLE001 - a metrics backend never stops training
+        box["error"] = exc

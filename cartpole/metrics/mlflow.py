@@ -7,11 +7,14 @@
   params; score, epsilon and loss per episode and the evaluations as metrics
   (step = env steps); its ``model.h5`` and ``metadata.json`` as artifacts under
   ``model/``. An interrupted trial's run ends KILLED.
-- When the group has finished, the best trial's model becomes a new version of the
-  registered model (``cartpole-rl-remote`` unless ``registered_model`` is set).
+- When the group has finished, the parent run ends FINISHED (KILLED if interrupted,
+  FAILED if no trial completed), trial runs whose worker died end FAILED, and the best
+  trial's model becomes a new version of the registered model (``cartpole-rl-remote``
+  unless ``registered_model`` is set).
 
-The client's own retries are turned down (unless MLFLOW_HTTP_REQUEST_MAX_RETRIES is
-set), because the engine retries in the background itself and must not block.
+The client's own retries are turned down when the engine makes its client (unless
+MLFLOW_HTTP_REQUEST_MAX_RETRIES is set), because the engine retries in the
+background itself and must not block.
 """
 
 from __future__ import annotations
@@ -21,15 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from cartpole.metrics.engines import EngineContext
-from cartpole.metrics.group import GroupInfo
-
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+
+from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.group import GroupInfo
 
 # event -> (step key, metric keys)
 _METRICS = {
@@ -54,7 +54,7 @@ class MlflowSink:
         context = context or EngineContext()
         self.group, self.trial = context.group, context.trial
         self.parent_run_id = parent_run_id
-        self._client = MlflowClient(tracking_uri)
+        self._client = _client(tracking_uri)
         self._key = (tracking_uri, self.group, self.trial)
         self._experiment = experiment
 
@@ -105,7 +105,7 @@ class MlflowSink:
                    experiment: str = "cartpole", registered_model: str = "cartpole-rl-remote",
                    parent_run_id: str | None = None) -> dict[str, Any]:
         """Find or start the group's parent run; its id goes to every trial."""
-        client = MlflowClient(tracking_uri)
+        client = _client(tracking_uri)
         experiment_id = _experiment_id(client, experiment)
         parent = _find_parent(client, experiment_id, group.group)
         if parent is None:
@@ -117,27 +117,40 @@ class MlflowSink:
 
     @classmethod
     def close_group(cls, group: GroupInfo, trials: list[dict[str, Any]],
-                    best: dict[str, Any] | None, tracking_uri: str = "http://localhost:5000",
-                    experiment: str = "cartpole", registered_model: str = "cartpole-rl-remote",
+                    best: dict[str, Any] | None, state: str = "completed",
+                    tracking_uri: str = "http://localhost:5000", experiment: str = "cartpole",
+                    registered_model: str = "cartpole-rl-remote",
                     parent_run_id: str | None = None) -> None:
         """End the parent run, adopt orphan trial runs, register the best model."""
-        client = MlflowClient(tracking_uri)
+        client = _client(tracking_uri)
         experiment_id = _experiment_id(client, experiment)
         if parent_run_id is None:  # the server was down when the group started
             parent_run_id = cls.open_group(group, tracking_uri, experiment)["parent_run_id"]
         runs = {r.data.tags.get(TRIAL_TAG): r for r in _trial_runs(client, experiment_id,
                                                                     group.group)}
-        for run in runs.values():
+        status = {t["trial"]: t.get("status") for t in trials}
+        for trial, run in runs.items():
             if run.data.tags.get("mlflow.parentRunId") != parent_run_id:
                 client.set_tag(run.info.run_id, "mlflow.parentRunId", parent_run_id)
+            if run.info.status == "RUNNING":  # its worker died before trial_end
+                client.set_terminated(run.info.run_id, "KILLED"
+                                      if status.get(trial) == "interrupted" else "FAILED")
         scores = [float(t["score"]) for t in trials if t.get("score") is not None]
         if scores:
             client.log_metric(parent_run_id, "best_score", max(scores))
         client.log_metric(parent_run_id, "trials_completed",
                           sum(t.get("status") == "completed" for t in trials))
-        client.set_terminated(parent_run_id, "FINISHED")
+        client.set_terminated(parent_run_id, {"interrupted": "KILLED", "failed": "FAILED"}
+                              .get(state, "FINISHED"))
         if best is not None and best["trial"] in runs:
             _register(client, registered_model, runs[best["trial"]], best, group.group)
+
+
+def _client(tracking_uri: str) -> MlflowClient:
+    """A client that fails fast: the engine retries in the background itself."""
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    return MlflowClient(tracking_uri)
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:

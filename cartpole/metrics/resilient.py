@@ -43,7 +43,7 @@ def warn_unreachable(name: str, detail: str) -> None:
 def mark_reachable(name: str) -> None:
     if name in _WARNED:
         _WARNED.discard(name)
-        log.warning("metrics engine %s is back; buffered events were sent", name)
+        log.info("metrics engine %s is back; buffered events were sent", name)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Resilient:
         self._flush_interval, self._max_batch = flush_interval, max_batch
         self.dropped = 0
         self.failures = 0
+        self._closing: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"metrics-{name}", daemon=True)
         self._thread.start()
 
@@ -83,9 +84,18 @@ class Resilient:
     def log_artifacts(self, files: list[Path]) -> None:
         self._queue.put(Artifacts(tuple(files)))
 
+    def begin_close(self) -> None:
+        """Ask the thread to deliver what it can within ``close_timeout`` and stop."""
+        if self._closing is None:
+            self._closing = time.monotonic() + self._close_timeout
+            self._queue.put(_STOP)
+
     def close(self) -> None:
-        self._queue.put(_STOP)
-        self._thread.join(self._close_timeout + 1.0)
+        self.begin_close()
+        assert self._closing is not None
+        # A request in flight when the time is up is not waited for: the thread is a
+        # daemon, and the warning below counts what had not been delivered by then.
+        self._thread.join(max(0.0, self._closing - time.monotonic()) + 0.5)
         undelivered = len(self._backlog) + self._queue.qsize() + self.dropped
         if undelivered:
             log.warning("metrics engine %s: %d events could not be delivered (the trial's "
@@ -104,7 +114,7 @@ class Resilient:
                 wake.append(time.monotonic())
             timeout = max(0.0, max(wake) - time.monotonic()) if wake else None
             if self._take(timeout):
-                stop_by = time.monotonic() + self._close_timeout
+                stop_by = self._closing or time.monotonic() + self._close_timeout
                 retry_at = 0.0  # one last attempt now: the backend may be back
             now = time.monotonic()
             if self._backlog and flush_at is None:
@@ -114,7 +124,7 @@ class Resilient:
             if self._backlog and due and now >= retry_at:
                 try:
                     sink = sink or self._connect()
-                    self._send(sink)
+                    self._send(sink, stop_by)
                 except Exception as exc:  # noqa: BLE001 - any backend failure is retried
                     sink = self._discard(sink)
                     self.failures += 1
@@ -149,10 +159,10 @@ class Resilient:
             pass
         return stop
 
-    def _send(self, sink: Sink) -> None:
+    def _send(self, sink: Sink, stop_by: float | None) -> None:
         """Deliver the backlog in order; what was delivered leaves it."""
         batch_writer = getattr(sink, "write_batch", None)
-        while self._backlog:
+        while self._backlog and (stop_by is None or time.monotonic() < stop_by):
             head = self._backlog[0]
             if isinstance(head, Artifacts):
                 uploader = getattr(sink, "log_artifacts", None)

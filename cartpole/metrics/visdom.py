@@ -28,6 +28,10 @@ WINDOWS = {
              "env steps", "Huber loss"),
 }
 SUMMARY = "summary"
+# Last x sent per (server, env, window, trace). A batch is several posts; when one
+# fails, the sink is rebuilt and the batch retried whole, so the posts that went
+# through must not append their points again. Kept at module level to outlive the sink.
+_SENT: dict[tuple[str, str, str, str], float] = {}
 
 
 def env_name(group: str, env: str | None) -> str:
@@ -80,14 +84,23 @@ class VisdomSink:
     def _send(self, points: dict[str, tuple[list[float], list[float | None]]]) -> None:
         for window, (xs, ys) in points.items():
             win = self._window(window)
+            key = (self._api.url, self.env, win, self.trace)
+            last = _SENT.get(key, float("-inf"))
+            fresh = [i for i, x in enumerate(xs) if x > last]
+            if not fresh:
+                continue
             mode = "lines+markers" if window == "eval" else "lines"
-            self._api.lines(self.env, win, self.trace, xs, ys, append=True, mode=mode)
+            self._api.lines(self.env, win, self.trace, [xs[i] for i in fresh],
+                            [ys[i] for i in fresh], append=True, mode=mode)
+            _SENT[key] = xs[fresh[-1]]
 
     def _reset(self) -> None:
         """A trial that starts (again) begins with empty traces."""
         for window in WINDOWS:
-            self._api.post("update", {"eid": self.env, "win": self._window(window),
-                                      "name": self.trace, "delete": True, "data": []})
+            win = self._window(window)
+            self._api.post("update", {"eid": self.env, "win": win, "name": self.trace,
+                                      "delete": True, "data": []})
+            _SENT.pop((self._api.url, self.env, win, self.trace), None)
 
     def _window(self, window: str) -> str:
         win = window_id(self.group, window)
@@ -104,7 +117,7 @@ class VisdomSink:
     @classmethod
     def open_group(cls, group: GroupInfo, server: str = "http://localhost", port: int = 8097,
                    env: str | None = None, base_url: str = "",
-                   labels: dict[str, str] | None = None) -> dict[str, Any]:
+                   labels: dict[str, str] | None = None) -> None:
         """Create the group's windows before any trial writes to them."""
         api = VisdomAPI(server, port, base_url)
         try:
@@ -114,11 +127,11 @@ class VisdomSink:
                     _create(api, name, group.group, window)
         finally:
             api.close()
-        return {"labels": group.labels}
 
     @classmethod
     def close_group(cls, group: GroupInfo, trials: list[dict[str, Any]],
-                    best: dict[str, Any] | None, server: str = "http://localhost",
+                    best: dict[str, Any] | None, state: str = "completed",
+                    server: str = "http://localhost",
                     port: int = 8097, env: str | None = None, base_url: str = "",
                     labels: dict[str, str] | None = None) -> None:
         """Draw the bar chart of best scores, and save the environment on the server."""

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cartpole.visdom_server import ensure_static_assets
+from cartpole.visdom_assets import ensure_static_assets
 from tests.servers import Visdom, mlflow_server
 
 QUICK = ["--steps", "700", "--eval-every", "350", "--eval-episodes", "2", "--hidden-sizes",

@@ -35,7 +35,7 @@ class Backend:
 def test_buffers_while_down_and_replays_in_order(caplog):
     backend = Backend()
     sink = Resilient("fake", backend.connect, first_retry=0.01, max_retry=0.05)
-    with caplog.at_level(logging.WARNING, logger="cartpole.metrics.resilient"):
+    with caplog.at_level(logging.INFO, logger="cartpole.metrics.resilient"):
         started = time.perf_counter()
         for i in range(10_000):
             sink.write({"n": i})

@@ -1,7 +1,7 @@
 """The local Visdom server: offline start, its page's files, stop by PID, a real render.
 
-``ensure_static_assets()`` fetches the page's files with npm once (the Makefile's venv
-step runs it); here it is called again, which is idempotent and takes a millisecond.
+``ensure_static_assets()`` fetches the page's files with npm the first time (a few
+seconds); later calls are idempotent and take a millisecond.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cartpole import visdom_assets as va
 from cartpole import visdom_server as vs
 from tests.servers import free_port
 
@@ -46,8 +47,8 @@ def _gone(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def assets() -> Path:
-    vs.ensure_static_assets()
-    return vs.visdom_static_dir()
+    va.ensure_static_assets()
+    return va.visdom_static_dir()
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,9 @@ def server(assets, tmp_path_factory):
 
 def test_static_assets_are_idempotent_and_quick(assets):
     start = time.perf_counter()
-    assert vs.ensure_static_assets() == []
+    assert va.ensure_static_assets() == []
     assert time.perf_counter() - start < 0.2
-    assert (assets / vs.MARKER).read_text().strip() == vs._visdom_version()
+    assert (assets / va.MARKER).read_text().strip() == va._visdom_version()
 
 
 def test_assets_cover_the_page_and_visdom_downloads_nothing(assets, monkeypatch):
@@ -92,8 +93,8 @@ def test_assets_cover_the_page_and_visdom_downloads_nothing(assets, monkeypatch)
 def test_missing_npm_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.delenv("NPM", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(vs.StaticAssetsError, match=r"npm not found.*jquery@3\.1\.1"):
-        vs.ensure_static_assets(tmp_path / "static")
+    with pytest.raises(va.StaticAssetsError, match=r"npm not found.*jquery@3\.1\.1"):
+        va.ensure_static_assets(tmp_path / "static")
 
 
 def test_a_package_npm_cannot_fetch_is_named(tmp_path, monkeypatch):
@@ -102,9 +103,9 @@ def test_a_package_npm_cannot_fetch_is_named(tmp_path, monkeypatch):
                     'for react@16.2.0."}}\'\nexit 1\n')
     fake.chmod(0o755)
     monkeypatch.setenv("NPM", str(fake))
-    with pytest.raises(vs.StaticAssetsError, match=r"No matching version found for react@16"):
-        vs.ensure_static_assets(tmp_path / "static")
-    assert not (tmp_path / "static" / vs.MARKER).exists()
+    with pytest.raises(va.StaticAssetsError, match=r"No matching version found for react@16"):
+        va.ensure_static_assets(tmp_path / "static")
+    assert not (tmp_path / "static" / va.MARKER).exists()
 
 
 def test_server_serves_the_page_and_its_scripts(server):
