@@ -6,17 +6,18 @@ SEEDS ?= 10
 # Extras installed into .venv: every engine, Ray, and the servers the tests start.
 EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow
 VISDOM_PORT ?= 8097
+MODEL ?= .models/cartpole-rl-remote.h5
 ifndef GROUP
 GROUP := dev-$(shell date +%Y%m%d-%H%M%S)
 endif
 
 .DEFAULT_GOAL := help
 .PHONY: help venv system-deps test lint train train-dev visdom visdom-stop report bench \
-	bench-solve bench-grid bench-metrics clean
+	bench-solve bench-grid bench-metrics bench-serve-stacks clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-19s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
@@ -69,6 +70,12 @@ bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minute
 
 bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
 	$(BIN)/python -m benchmarks.grid_parallel --out docs/benchmarks.md
+
+bench-serve-stacks: venv ## HTTP stacks for serving a numpy policy (needs wrk and a model)
+	@command -v wrk >/dev/null || (echo "needs wrk: apt-get install wrk" >&2; exit 1)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	test -f $(MODEL) || $(MAKE) train
+	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) --out docs/benchmarks.md
 
 bench-metrics: venv ## Training time with and without metrics engines
 	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md

@@ -1,0 +1,204 @@
+"""Which HTTP stack can serve a numpy policy fast enough: measured, not assumed.
+
+Each candidate is the same Seldon-style prediction endpoint (JSON in, one greedy
+action per row out, the same numpy forward pass) on uvicorn with one worker:
+
+- ``fastapi``: FastAPI with a pydantic request model (a common default);
+- ``starlette``: a Starlette route, no validation layer;
+- ``asgi``: a plain ASGI callable with orjson.
+
+Each runs in its own process on a free loopback port; ``wrk`` (Debian package) sends
+one observation per request at 1 and 16 connections. Reported: requests per second,
+p99 latency, the server's resident memory after the load, and the time from process
+start to the first answer. The apps are written to a temporary folder at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.report import machine_line, write_section
+from tests.servers import free_port
+
+BODY = '{"data": {"ndarray": [[0.01, -0.02, 0.03, 0.04]]}}'
+PATH = "/api/v1.0/predictions"
+
+COMMON = '''
+import numpy as np
+from cartpole.agent.h5weights import load_policy
+
+POLICY = load_policy({model!r})
+
+
+def predict(rows):
+    obs = np.asarray(rows, dtype=np.float32)
+    if obs.ndim != 2 or obs.shape[1] != POLICY.obs_dim or not np.isfinite(obs).all():
+        raise ValueError("observations must be finite rows of %d numbers" % POLICY.obs_dim)
+    return np.argmax(POLICY.q_values(obs), axis=1).tolist()
+'''
+
+APPS = {
+    "fastapi": '''
+from fastapi import FastAPI
+from pydantic import BaseModel
+from common import predict
+
+class Data(BaseModel):
+    ndarray: list[list[float]]
+
+class Request(BaseModel):
+    data: Data
+
+app = FastAPI()
+
+@app.post("/api/v1.0/predictions")
+def predictions(request: Request):
+    return {"data": {"names": ["action"], "ndarray": predict(request.data.ndarray)}, "meta": {}}
+''',
+    "starlette": '''
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from common import predict
+
+async def predictions(request):
+    data = await request.json()
+    return JSONResponse({"data": {"names": ["action"],
+                                  "ndarray": predict(data["data"]["ndarray"])}, "meta": {}})
+
+app = Starlette(routes=[Route("/api/v1.0/predictions", predictions, methods=["POST"])])
+''',
+    "asgi": '''
+import orjson
+from common import predict
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    try:
+        rows = orjson.loads(body)["data"]["ndarray"]
+        status, out = 200, {"data": {"names": ["action"], "ndarray": predict(rows)}, "meta": {}}
+    except (ValueError, KeyError, TypeError) as exc:
+        status, out = 400, {"status": {"code": 400, "info": str(exc), "status": "FAILURE"}}
+    payload = orjson.dumps(out)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+''',
+}
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _post_ok(url: str) -> bool:
+    request = urllib.request.Request(url, data=BODY.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=1) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def _wrk(url: str, connections: int, seconds: int, script: Path) -> tuple[float, float]:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True,
+                         check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99_ms = float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors under load:\n{out}")
+    return rps, p99_ms
+
+
+def measure(name: str, work: Path, seconds: int, script: Path) -> dict[str, float]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{PATH}"
+    cmd = [str(Path(sys.executable).with_name("uvicorn")), f"app_{name}:app", "--port", str(port),
+           "--log-level", "warning", "--no-access-log"]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        while not _post_ok(url):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.02)
+        ready = time.perf_counter() - started
+        row = {"ready_s": ready}
+        for connections in (1, 16):
+            row[f"rps_{connections}"], row[f"p99_ms_{connections}"] = _wrk(
+                url, connections, seconds, script)
+        row["rss_mb"] = _rss_mb(proc.pid)
+        return row
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def markdown(rows: dict[str, dict[str, float]], seconds: int, command: str) -> str:
+    lines = ["| stack | req/s, 1 conn | p99, 1 conn | req/s, 16 conn | p99, 16 conn "
+             "| RSS (MB) | start to first answer |", "|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['rps_1']:,.0f} | {r['p99_ms_1']:.2f} ms "
+                     f"| {r['rps_16']:,.0f} | {r['p99_ms_16']:.2f} ms | {r['rss_mb']:.0f} "
+                     f"| {r['ready_s']:.2f} s |")
+    return "\n".join([machine_line(("uvicorn", "fastapi", "starlette", "orjson", "numpy")),
+                      "", *lines, "",
+                      f"uvicorn, one worker each; wrk, one thread, {seconds} s per cell; "
+                      "one observation per request.", "", f"Reproduce with `{command}`."])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True, help="a trained .h5")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    rows: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="cartpole-serve-bench-") as tmp:
+        work = Path(tmp)
+        (work / "common.py").write_text(COMMON.format(model=str(args.model.resolve())))
+        (work / "post.lua").write_text(
+            f"wrk.method = 'POST'\nwrk.body = '{BODY}'\n"
+            "wrk.headers['Content-Type'] = 'application/json'\n")
+        for name, source in APPS.items():
+            (work / f"app_{name}.py").write_text(source)  # not named like the package
+            rows[name] = measure(name, work, args.seconds, work / "post.lua")
+            print(json.dumps({"stack": name, **rows[name]}), flush=True)
+    if args.out:
+        command = " ".join(["python -m benchmarks.serve_stacks", *sys.argv[1:]])
+        write_section(args.out, "serve-stacks", markdown(rows, args.seconds, command))
+
+
+if __name__ == "__main__":
+    main()
