@@ -1,6 +1,7 @@
 # cartpole: `make train` trains, `make test` tests; both set up .venv first.
 PYTHON ?= python3
 VENV ?= .venv
+SELDON_VENV ?= .venv-seldon
 BIN := $(VENV)/bin
 SEEDS ?= 10
 # Extras installed into .venv: every engine, Ray, and the servers the tests start.
@@ -12,7 +13,7 @@ GROUP := dev-$(shell date +%Y%m%d-%H%M%S)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps test lint train train-dev visdom visdom-stop report bench \
+.PHONY: help venv seldon-venv system-deps test lint train train-dev visdom visdom-stop report bench \
 	bench-solve bench-grid bench-metrics bench-serve-stacks clean
 
 help: ## List the targets
@@ -36,7 +37,18 @@ system-deps: ## Chromium and npm for the screenshot tests (Debian packages; run 
 		apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null; fi
 
-test: system-deps venv ## Lint and run the test suite
+# seldon-core 1.18.2 pins old numpy, protobuf, click and Flask: it gets a venv of its own,
+# with our package on top without dependencies (serving needs only numpy and h5py).
+seldon-venv: $(SELDON_VENV)/.installed ## Create .venv-seldon: seldon-core-microservice + our classes
+
+$(SELDON_VENV)/.installed: seldon/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(SELDON_VENV)
+	$(SELDON_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SELDON_VENV)/bin/python -m pip install --quiet -r seldon/requirements.txt
+	$(SELDON_VENV)/bin/python -m pip install --quiet --no-deps -e . 2>/dev/null
+	touch $@
+
+test: system-deps venv seldon-venv ## Lint and run the test suite
 	$(BIN)/ruff check cartpole tests benchmarks
 	$(BIN)/pytest
 
@@ -81,4 +93,4 @@ bench-metrics: venv ## Training time with and without metrics engines
 	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
 
 clean: ## Remove the venv, caches, runs and models
-	rm -rf $(VENV) .pytest_cache .ruff_cache runs .models *.egg-info
+	rm -rf $(VENV) $(SELDON_VENV) .pytest_cache .ruff_cache runs .models *.egg-info
