@@ -18,11 +18,12 @@ import numpy as np
 from cartpole.serving.bandits import Bandit, EpsilonGreedy, ThompsonSampling
 from cartpole.serving.errors import ModelNotReady
 from cartpole.serving.policy import ServedPolicy
+from cartpole.serving.seldon_errors import SeldonErrors
 
 DEFAULT_MODEL = "/mnt/models/cartpole-rl-remote.h5"
 
 
-class CartpoleModel:
+class CartpoleModel(SeldonErrors):
     """MODEL: one action per observation row, from the DQN's Q-values."""
 
     def __init__(self, model_file: str = DEFAULT_MODEL, mode: str = "greedy",
@@ -91,7 +92,7 @@ class CartpoleModel:
         return {"status": "ok", "obs_dim": policy.obs_dim, "n_actions": policy.n_actions}
 
 
-class _Router:
+class _Router(SeldonErrors):
     """ROUTER: a bandit chooses the branch; ``send_feedback`` brings its reward."""
 
     bandit: Bandit

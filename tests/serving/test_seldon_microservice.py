@@ -71,7 +71,14 @@ def test_model_predicts_takes_feedback_and_reports(model_server, model_file):
         assert json.loads(reply.read())["jsonData"]["status"] == "ok"
     status, reply = _post(f"{model_server.url}/api/v1.0/predictions",
                           {"data": {"ndarray": [[0, 0, 0, "NaN"]]}})
-    assert status >= 400 and "finite" in reply["status"]["info"]
+    assert status == 400 and "finite" in reply["status"]["info"]
+    assert reply["status"]["reason"] == "MICROSERVICE_BAD_DATA"
+    status, reply = _post(f"{model_server.url}/api/v1.0/predictions",
+                          {"data": {"ndarray": [[1, 2, 3]]}})
+    assert status == 400 and "shape (n, 4)" in reply["status"]["info"]
+    status, reply = _post(f"{model_server.url}/api/v1.0/predictions",  # still serving
+                          {"data": {"ndarray": obs}})
+    assert status == 200
 
 
 def test_router_learns_from_feedback(tmp_path):

@@ -40,3 +40,12 @@ def test_sampling_mode_with_seldon_string_parameters(model_file):
     model.load()
     actions = model.predict(np.zeros((2000, 4)), None)[:, 0]
     assert 0 < actions.mean() < 1  # both actions drawn
+
+
+def test_no_flask_no_error_handler(model_file):
+    """In the training environment (no Flask) the wrapper sees no handler to register."""
+    import importlib.util
+
+    model = CartpoleModel(model_file=str(model_file))
+    assert hasattr(model, "model_error_handler") == (importlib.util.find_spec("flask")
+                                                      is not None)
