@@ -13,7 +13,8 @@ GROUP := dev-$(shell date +%Y%m%d-%H%M%S)
 endif
 
 .DEFAULT_GOAL := help
-.PHONY: help venv seldon-venv system-deps test lint train train-dev visdom visdom-stop report bench \
+.PHONY: help venv seldon-venv seldon-build seldon-push seldon-render gke-seldon-install \
+	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps test lint train train-dev visdom visdom-stop report bench \
 	bench-solve bench-grid bench-metrics bench-serve-stacks clean
 
 help: ## List the targets
@@ -91,6 +92,44 @@ bench-serve-stacks: venv ## HTTP stacks for serving a numpy policy (needs wrk an
 
 bench-metrics: venv ## Training time with and without metrics engines
 	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
+
+# --- the Seldon image and Kubernetes (Docker, kubectl and helm are not on the test machine) ---
+DOCKER_ORG ?= cartpole
+DOCKER_TAG ?= latest
+MODEL_FILE ?= .models/cartpole-rl-remote.h5
+MODEL_META ?= $(basename $(MODEL_FILE)).json
+SELDON_IMAGE := $(DOCKER_ORG)/cartpole-rl-remote:$(DOCKER_TAG)
+SELDON_IMAGE_B ?= $(SELDON_IMAGE)
+SELDON_MODEL_TYPE ?= model
+SELDON_NAMESPACE ?= default
+SELDON_OPERATOR_VERSION ?= 1.18.2
+
+seldon-build: ## Build the Seldon model image from MODEL_FILE (DOCKER_ORG, DOCKER_TAG)
+	docker build -f seldon/Dockerfile --build-arg MODEL_FILE=$(MODEL_FILE) \
+		--build-arg MODEL_META=$(MODEL_META) -t $(SELDON_IMAGE) .
+
+seldon-push: ## Push the Seldon model image
+	docker push $(SELDON_IMAGE)
+
+gke-seldon-install: ## Install the Seldon Core operator with helm (namespace seldon-system)
+	helm upgrade --install seldon-core seldon-core-operator \
+		--repo https://storage.googleapis.com/seldon-charts --version $(SELDON_OPERATOR_VERSION) \
+		--namespace seldon-system --create-namespace --set usageMetrics.enabled=false
+
+RENDER = IMAGE=$(SELDON_IMAGE) IMAGE_B=$(SELDON_IMAGE_B) envsubst '$$IMAGE $$IMAGE_B' \
+	< seldon/manifests/$(SELDON_MODEL_TYPE).yaml
+
+seldon-render: ## Print the SELDON_MODEL_TYPE (model|abtest|router) manifest with image names
+	@$(RENDER)
+
+gke-seldon-cartpole: ## Deploy the SELDON_MODEL_TYPE graph (model|abtest|router)
+	$(RENDER) | kubectl apply -n $(SELDON_NAMESPACE) -f -
+
+gke-seldon-cartpole-delete: ## Delete the SELDON_MODEL_TYPE graph
+	$(RENDER) | kubectl delete -n $(SELDON_NAMESPACE) -f -
+
+gke-seldon-uninstall: ## Uninstall the Seldon Core operator
+	helm uninstall seldon-core --namespace seldon-system
 
 clean: ## Remove the venv, caches, runs and models
 	rm -rf $(VENV) $(SELDON_VENV) .pytest_cache .ruff_cache runs .models *.egg-info
