@@ -5,7 +5,7 @@ SELDON_VENV ?= .venv-seldon
 BIN := $(VENV)/bin
 SEEDS ?= 10
 # Extras installed into .venv: every engine, Ray, and the servers the tests start.
-EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow
+EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow,serving
 VISDOM_PORT ?= 8097
 MODEL ?= .models/cartpole-rl-remote.h5
 ifndef GROUP
