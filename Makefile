@@ -84,7 +84,7 @@ bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minute
 bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
 	$(BIN)/python -m benchmarks.grid_parallel --out docs/benchmarks.md
 
-bench-serve-stacks: venv ## HTTP stacks for serving a numpy policy (needs wrk and a model)
+bench-serve-stacks: venv seldon-venv ## cartpole serve vs seldon-core and other HTTP stacks (needs wrk)
 	@command -v wrk >/dev/null || (echo "needs wrk: apt-get install wrk" >&2; exit 1)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	test -f $(MODEL) || $(MAKE) train

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -116,6 +118,15 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _rss_tree_mb(pid: int) -> float:
+    """Resident memory of the process and its children (gunicorn workers)."""
+    total = _rss_mb(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        total += _rss_tree_mb(int(child))
+    return total
+
+
 def _post_ok(url: str) -> bool:
     request = urllib.request.Request(url, data=BODY.encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
@@ -138,37 +149,58 @@ def _wrk(url: str, connections: int, seconds: int, script: Path) -> tuple[float,
     return rps, p99_ms
 
 
-def measure(name: str, work: Path, seconds: int, script: Path) -> dict[str, float]:
-    port = free_port()
+def uvicorn_cmd(name: str, port: int) -> list[str]:
+    return [str(Path(sys.executable).with_name("uvicorn")), f"app_{name}:app", "--port",
+            str(port), "--log-level", "warning", "--no-access-log"]
+
+
+def seldon_cmd(model: Path, port: int, venv: Path) -> list[str]:
+    params = json.dumps([{"name": "model_file", "value": str(model), "type": "STRING"}])
+    return [str(venv / "bin" / "seldon-core-microservice"), "cartpole.serving.seldon.CartpoleModel",
+            "--service-type", "MODEL", "--http-port", str(port), "--grpc-port",
+            str(free_port()), "--metrics-port", str(free_port()), "--workers", "1",
+            "--parameters", params]
+
+
+def serve_cmd(model: Path, port: int) -> list[str]:
+    return [str(Path(sys.executable).with_name("cartpole")), "serve", str(model), "--port",
+            str(port)]
+
+
+def measure(name: str, cmd: list[str], port: int, work: Path, seconds: int,
+            script: Path) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}{PATH}"
-    cmd = [str(Path(sys.executable).with_name("uvicorn")), f"app_{name}:app", "--port", str(port),
-           "--log-level", "warning", "--no-access-log"]
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    log = work / f"{re.sub(r'[^a-z]+', '-', name.lower())}.log"
+    with log.open("wb") as handle:  # a file, not a pipe: a chatty server never blocks
+        proc = subprocess.Popen(cmd, cwd=work, stdout=handle, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         while not _post_ok(url):
             if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
             time.sleep(0.02)
         ready = time.perf_counter() - started
         row = {"ready_s": ready}
         for connections in (1, 16):
             row[f"rps_{connections}"], row[f"p99_ms_{connections}"] = _wrk(
                 url, connections, seconds, script)
-        row["rss_mb"] = _rss_mb(proc.pid)
+        row["rss_mb"] = _rss_tree_mb(proc.pid)
         return row
     finally:
-        proc.terminate()
-        proc.wait(10)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
 
 
 def markdown(rows: dict[str, dict[str, float]], seconds: int, command: str) -> str:
+    base = next(iter(rows.values()))["rps_16"]
     lines = ["| stack | req/s, 1 conn | p99, 1 conn | req/s, 16 conn | p99, 16 conn "
-             "| RSS (MB) | start to first answer |", "|---|---|---|---|---|---|---|"]
+             "| × seldon, 16 conn | RSS (MB) | start to first answer |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['rps_1']:,.0f} | {r['p99_ms_1']:.2f} ms "
-                     f"| {r['rps_16']:,.0f} | {r['p99_ms_16']:.2f} ms | {r['rss_mb']:.0f} "
+                     f"| {r['rps_16']:,.0f} | {r['p99_ms_16']:.2f} ms "
+                     f"| {r['rps_16'] / base:.1f} | {r['rss_mb']:.0f} "
                      f"| {r['ready_s']:.2f} s |")
     return "\n".join([machine_line(("uvicorn", "fastapi", "starlette", "orjson", "numpy")),
                       "", *lines, "",
@@ -180,6 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, required=True, help="a trained .h5")
     parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--seldon-venv", type=Path, default=Path(".venv-seldon"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -193,7 +226,15 @@ def main() -> None:
             "wrk.headers['Content-Type'] = 'application/json'\n")
         for name, source in APPS.items():
             (work / f"app_{name}.py").write_text(source)  # not named like the package
-            rows[name] = measure(name, work, args.seconds, work / "post.lua")
+        model = args.model.resolve()
+        commands = {"seldon-core-microservice (our numpy MODEL class)":
+                    lambda port: seldon_cmd(model, port, args.seldon_venv.resolve())}
+        commands.update({name: lambda port, n=name: uvicorn_cmd(n, port) for name in APPS})
+        commands["cartpole serve"] = lambda port: serve_cmd(model, port)
+        for name, make in commands.items():
+            port = free_port()
+            rows[name] = measure(name, make(port), port, work, args.seconds,
+                                 work / "post.lua")
             print(json.dumps({"stack": name, **rows[name]}), flush=True)
     if args.out:
         command = ("make bench-serve-stacks" if args.seconds == 8
