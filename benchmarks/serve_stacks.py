@@ -204,8 +204,9 @@ def markdown(rows: dict[str, dict[str, float]], seconds: int, command: str) -> s
                      f"| {r['ready_s']:.2f} s |")
     return "\n".join([machine_line(("uvicorn", "fastapi", "starlette", "orjson", "numpy")),
                       "", *lines, "",
-                      f"uvicorn, one worker each; wrk, one thread, {seconds} s per cell; "
-                      "one observation per request.", "", f"Reproduce with `{command}`."])
+                      f"One worker each (uvicorn; seldon-core 1.18.2: gunicorn, in .venv-seldon); "
+                      f"wrk, one thread, {seconds} s per cell; one observation per request.",
+                      "", f"Reproduce with `{command}`."])
 
 
 def main() -> None:
