@@ -158,3 +158,9 @@ def test_bad_setup_is_one_line(tmp_path, model_file, args, message):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and message in proc.stderr
+
+
+def test_the_serving_process_never_loads_tensorflow(one_model):
+    maps = Path(f"/proc/{one_model.proc.pid}/maps").read_text()
+    assert "tensorflow" not in maps  # its shared libraries would be mapped
+    assert "site-packages/numpy" in maps  # the check looks at the right process
