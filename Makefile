@@ -84,11 +84,22 @@ bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minute
 bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
 	$(BIN)/python -m benchmarks.grid_parallel --out docs/benchmarks.md
 
-bench-serve-stacks: venv seldon-venv ## cartpole serve vs seldon-core and other HTTP stacks (needs wrk)
+# seldon-core with TensorFlow 2.15 (the last line that fits its pins), for the
+# original's Keras row of the serving benchmark only: about 1.3 GB.
+$(VENV)-seldon-keras/.installed: seldon/requirements.txt
+	$(PYTHON) -m venv $(VENV)-seldon-keras
+	$(VENV)-seldon-keras/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-seldon-keras/bin/python -m pip install --quiet -r seldon/requirements.txt \
+		'tensorflow-cpu==2.15.*'
+	$(VENV)-seldon-keras/bin/python -m pip install --quiet --no-deps -e . 2>/dev/null
+	touch $@
+
+bench-serve-stacks: venv seldon-venv $(VENV)-seldon-keras/.installed ## cartpole serve vs seldon-core and other stacks (needs wrk)
 	@command -v wrk >/dev/null || (echo "needs wrk: apt-get install wrk" >&2; exit 1)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	test -f $(MODEL) || $(MAKE) train
-	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) --out docs/benchmarks.md
+	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) \
+		--keras-venv $(VENV)-seldon-keras --out docs/benchmarks.md
 
 bench-metrics: venv ## Training time with and without metrics engines
 	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
@@ -132,4 +143,4 @@ gke-seldon-uninstall: ## Uninstall the Seldon Core operator
 	helm uninstall seldon-core --namespace seldon-system
 
 clean: ## Remove the venv, caches, runs and models
-	rm -rf $(VENV) $(SELDON_VENV) .pytest_cache .ruff_cache runs .models *.egg-info
+	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .pytest_cache .ruff_cache runs .models *.egg-info

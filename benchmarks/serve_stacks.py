@@ -7,6 +7,9 @@ action per row out, the same numpy forward pass) on uvicorn with one worker:
 - ``starlette``: a Starlette route, no validation layer;
 - ``asgi``: a plain ASGI callable with orjson.
 
+Also measured: seldon-core-microservice with our numpy MODEL class (the baseline of
+the targets) and, with ``--keras-venv``, with a Keras ``model.predict`` class (the
+original's style); a constant ASGI answer (the floor); and ``cartpole serve``.
 Each runs in its own process on a free loopback port; ``wrk`` (Debian package) sends
 one observation per request at 1 and 16 connections. Reported: requests per second,
 p99 latency, the server's resident memory after the load, and the time from process
@@ -16,6 +19,7 @@ start to the first answer. The apps are written to a temporary folder at run tim
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -46,6 +50,55 @@ def predict(rows):
     if obs.ndim != 2 or obs.shape[1] != POLICY.obs_dim or not np.isfinite(obs).all():
         raise ValueError("observations must be finite rows of %d numbers" % POLICY.obs_dim)
     return np.argmax(POLICY.q_values(obs), axis=1).tolist()
+'''
+
+# The original's style: a Keras model and one model.predict call per request.
+KERAS_MODEL = '''
+import numpy as np
+
+from cartpole.agent.h5weights import read_dense_weights
+
+
+class KerasStyle:
+    def __init__(self, model_file):
+        self.model_file = model_file
+
+    def load(self):
+        # The same network rebuilt in this environment's Keras (TensorFlow 2.15's
+        # Keras 2 cannot read a Keras 3 file's config), then one predict per request.
+        import keras
+
+        weights = read_dense_weights(self.model_file)
+        kernels = weights[0::2]
+        self.model = keras.Sequential(
+            [keras.Input((kernels[0].shape[0],))]
+            + [keras.layers.Dense(k.shape[1], activation="relu") for k in kernels[:-1]]
+            + [keras.layers.Dense(kernels[-1].shape[1])])
+        self.model.set_weights(weights)
+
+    def predict(self, X, feature_names=None):
+        return np.argmax(self.model.predict(np.asarray(X, dtype=np.float32), verbose=0),
+                         axis=1).reshape(-1, 1)
+'''
+
+# The floor: an ASGI app that reads nothing and answers a constant.
+FLOOR = '''
+BODY = b'{"data":{"names":["action"],"ndarray":[[0]]},"meta":{}}'
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(BODY)).encode())]})
+    await send({"type": "http.response.body", "body": BODY})
 '''
 
 APPS = {
@@ -154,9 +207,10 @@ def uvicorn_cmd(name: str, port: int) -> list[str]:
             str(port), "--log-level", "warning", "--no-access-log"]
 
 
-def seldon_cmd(model: Path, port: int, venv: Path) -> list[str]:
+def seldon_cmd(model: Path, port: int, venv: Path,
+               interface: str = "cartpole.serving.seldon.CartpoleModel") -> list[str]:
     params = json.dumps([{"name": "model_file", "value": str(model), "type": "STRING"}])
-    return [str(venv / "bin" / "seldon-core-microservice"), "cartpole.serving.seldon.CartpoleModel",
+    return [str(venv / "bin" / "seldon-core-microservice"), interface,
             "--service-type", "MODEL", "--http-port", str(port), "--grpc-port",
             str(free_port()), "--metrics-port", str(free_port()), "--workers", "1",
             "--parameters", params]
@@ -188,8 +242,25 @@ def measure(name: str, cmd: list[str], port: int, work: Path, seconds: int,
         row["rss_mb"] = _rss_tree_mb(proc.pid)
         return row
     finally:
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop the whole process group and wait until none of it is left: a server still
+    shutting down (with a backlog of requests) would slow the next row."""
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+    deadline = time.monotonic() + 15
+    while True:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
+        if time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        time.sleep(0.1)
 
 
 def markdown(rows: dict[str, dict[str, float]], seconds: int, command: str) -> str:
@@ -214,6 +285,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="a trained .h5")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--seldon-venv", type=Path, default=Path(".venv-seldon"))
+    parser.add_argument("--keras-venv", type=Path, default=None,
+                        help="a venv with seldon-core and TensorFlow, for the original's row")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -225,13 +298,18 @@ def main() -> None:
         (work / "post.lua").write_text(
             f"wrk.method = 'POST'\nwrk.body = '{BODY}'\n"
             "wrk.headers['Content-Type'] = 'application/json'\n")
-        for name, source in APPS.items():
+        for name, source in {**APPS, "floor": FLOOR}.items():
             (work / f"app_{name}.py").write_text(source)  # not named like the package
+        (work / "KerasStyle.py").write_text(KERAS_MODEL)
         model = args.model.resolve()
         commands = {"seldon-core-microservice (our numpy MODEL class)":
                     lambda port: seldon_cmd(model, port, args.seldon_venv.resolve())}
         commands.update({name: lambda port, n=name: uvicorn_cmd(n, port) for name in APPS})
+        commands["asgi constant (the floor)"] = lambda port: uvicorn_cmd("floor", port)
         commands["cartpole serve"] = lambda port: serve_cmd(model, port)
+        if args.keras_venv:  # last: its TensorFlow threads must not weigh on other rows
+            commands["seldon-core-microservice (Keras model.predict, the original style)"] = \
+                lambda port: seldon_cmd(model, port, args.keras_venv.resolve(), "KerasStyle")
         for name, make in commands.items():
             port = free_port()
             rows[name] = measure(name, make(port), port, work, args.seconds,
