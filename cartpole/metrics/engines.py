@@ -10,12 +10,13 @@ then, and then gives an install hint. Engines that talk to a server set
 from __future__ import annotations
 
 import inspect
+import json
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from cartpole.errors import ConfigError
+from cartpole.errors import CartpoleError, ConfigError
 from cartpole.metrics.recorder import Sink
 
 GROUP = "cartpole.metrics_engines"
@@ -128,3 +129,34 @@ def _check_settings(name: str, engine: Any, settings: dict[str, Any]) -> None:
     if unknown:
         raise ConfigError(f"metrics engine {name!r} has no setting {unknown[0]!r} "
                           f"(its settings: {', '.join(accepted) or 'none'})")
+    for key, value in settings.items():
+        expected = _expected_type(params[key].annotation)
+        if expected and not _fits(value, expected):
+            raise ConfigError(f"setting {key!r} of metrics engine {name!r} must be "
+                              f"{expected.__name__}, got {json.dumps(value)}")
+    check = getattr(engine, "check", None)  # an engine's own checks, creating nothing
+    if check is not None:
+        try:
+            check(**{k: v for k, v in settings.items()
+                     if k in inspect.signature(check).parameters})
+        except CartpoleError as exc:
+            raise ConfigError(f"metrics engine {name!r}: {exc}") from None
+
+
+_SIMPLE = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _expected_type(annotation: Any) -> type | None:
+    """The type a setting must have, when its annotation is a plain bool, int, float or
+    str (a union such as ``str | None`` is left to the engine)."""
+    if isinstance(annotation, str):
+        return _SIMPLE.get(annotation.strip())
+    return annotation if annotation in (bool, int, float, str) else None
+
+
+def _fits(value: Any, expected: type) -> bool:
+    if expected is bool or isinstance(value, bool):
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)

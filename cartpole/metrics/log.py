@@ -15,9 +15,19 @@ from typing import Any, TextIO
 class LogSink:
     def __init__(self, context: object = None, path: str | None = None) -> None:
         self._own = path is not None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._stream: TextIO = (
             Path(path).open("a", encoding="utf-8") if path else sys.stdout  # noqa: SIM115
         )
+
+    @classmethod
+    def check(cls, path: str | None = None) -> None:
+        """Before training: the file can be written (nothing is created)."""
+        if path is not None:
+            from cartpole.fileio import check_writable_file
+
+            check_writable_file(path, "log engine path")
 
     def write(self, event: dict[str, Any]) -> None:
         # One write call per line keeps lines whole when several workers share stdout.

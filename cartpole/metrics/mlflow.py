@@ -150,6 +150,8 @@ def _client(tracking_uri: str) -> MlflowClient:
     """A client that fails fast: the engine retries in the background itself."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    # Its "View run at" lines would land among the log engine's JSON lines on stdout.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     return MlflowClient(tracking_uri)
 
 

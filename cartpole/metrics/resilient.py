@@ -75,6 +75,7 @@ class Resilient:
         self.dropped = 0
         self.failures = 0
         self._closing: float | None = None
+        self._stop_taken = False
         self._thread = threading.Thread(target=self._run, name=f"metrics-{name}", daemon=True)
         self._thread.start()
 
@@ -96,7 +97,8 @@ class Resilient:
         # A request in flight when the time is up is not waited for: the thread is a
         # daemon, and the warning below counts what had not been delivered by then.
         self._thread.join(max(0.0, self._closing - time.monotonic()) + 0.5)
-        undelivered = len(self._backlog) + self._queue.qsize() + self.dropped
+        queued = self._queue.qsize() - (0 if self._stop_taken else 1)  # not the STOP
+        undelivered = len(self._backlog) + max(0, queued) + self.dropped
         if undelivered:
             log.warning("metrics engine %s: %d events could not be delivered (the trial's "
                         "events.jsonl has them all)", self.name, undelivered)
@@ -149,7 +151,7 @@ class Resilient:
             item = self._queue.get(timeout=timeout)
             while True:
                 if item is _STOP:
-                    stop = True
+                    stop = self._stop_taken = True
                 else:
                     if len(self._backlog) == self._backlog.maxlen:
                         self.dropped += 1

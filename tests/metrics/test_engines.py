@@ -63,3 +63,20 @@ def test_bad_metrics_config_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "Error: metrics engine 'console' has no setting 'nope' (its settings: level)"]
+
+
+@pytest.mark.parametrize(("engines", "config", "message"), [
+    (("visdom",), {"visdom": {"port": "abc"}}, "'port' of metrics engine 'visdom' must be int"),
+    (("visdom",), {"visdom": {"port": True}}, "must be int, got true"),
+    (("mlflow",), {"mlflow": {"tracking_uri": 5}}, "must be str, got 5"),
+    (("tensorboard",), {"tensorboard": {"logdir": 5}}, "must be str, got 5"),
+    (("log",), {"log": {"path": "/proc/nope/x.jsonl"}}, "cannot be written"),
+])
+def test_setting_values_are_checked_before_training(engines, config, message):
+    with pytest.raises(ConfigError, match=message):
+        check_engines(engines, config)
+
+
+def test_union_typed_settings_pass():
+    check_engines(("elasticsearch", "fluentd"), {"elasticsearch": {"hosts": ["http://a:9200"]},
+                                                 "fluentd": {"timeout": 2}})
