@@ -62,6 +62,8 @@ Examples:
   cartpole --conf-file grid.yaml train             options from a YAML/JSON file
   cartpole --metrics-engine log --metrics-engine visdom train   JSON lines + Visdom curves
   cartpole --metrics-engine mlflow --metrics-config '{"tracking_uri": "http://mlf:5000"}' train
+  cartpole serve .models/cartpole-rl-remote.h5     serve the best model (Seldon's REST API)
+  cartpole -e 20 run --runners 4                   play 20 episodes against it, 4 at a time
 
 \b
 Metrics engines and their settings: docs/metrics.md.
@@ -329,6 +331,12 @@ def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: 
     click.echo(f"serving {len(app.graph.policies)} model(s) at http://{host}:{port} "
                f"(docs: /docs; Ctrl-C stops)", err=True)
     run(app, host, port)
+
+
+from cartpole.cli_remote import COMMANDS  # noqa: E402 - they need ``cli`` defined
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

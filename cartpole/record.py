@@ -19,10 +19,7 @@ def record_gif(path: str | Path, policy: NumpyPolicy, env_id: str,
     """Play one greedy episode, save every ``every``-th frame to ``path``; return its score."""
     from PIL import Image
 
-    # Off-screen frames need no window or sound: keep SDL from probing for them.
-    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
-    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    quiet_sdl()
     env = make_env(env_id, max_episode_steps, render_mode="rgb_array")
     frames: list[Image.Image] = []
     total = 0.0
@@ -31,26 +28,40 @@ def record_gif(path: str | Path, policy: NumpyPolicy, env_id: str,
         step, done = 0, False
         while not done:
             if step % every == 0 and len(frames) < max_frames:
-                frames.append(_frame(env))
+                frames.append(frame(env))
             action = int(policy.q_values(np.asarray(obs, dtype=np.float32).ravel()).argmax())
             obs, reward, terminated, truncated, _ = env.step(action)
             total += float(reward)
             done = terminated or truncated
             step += 1
         if len(frames) < max_frames:
-            frames.append(_frame(env))
+            frames.append(frame(env))
     finally:
         env.close()
+
+    save_gif(path, frames, every)
+    return total
+
+
+def save_gif(path: str | Path, frames: list, every: int = 2) -> None:
+    """Write ``frames`` (PIL images, every ``every``-th env step) as a looping GIF."""
 
     def write(tmp: Path) -> None:
         frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
                        duration=int(1000 / 50 * every), loop=0, optimize=True)
 
     write_with(path, write)
-    return total
 
 
-def _frame(env: object) -> object:
+def quiet_sdl() -> None:
+    """Off-screen frames need no window or sound: keep SDL from probing for them."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+
+def frame(env: object) -> object:
+    """The env's current picture at half size (the env renders in rgb_array mode)."""
     from PIL import Image
 
     try:

@@ -105,3 +105,32 @@ class Visdom:
             data=json.dumps({"eid": env, "win": None}).encode(), method="POST")
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.loads(reply.read())
+
+
+SELDON_VENV = Path(os.environ.get("SELDON_VENV", Path(__file__).parents[1] / ".venv-seldon"))
+
+
+def seldon_microservice(workdir: Path, interface: str, service_type: str,
+                        parameters: list[dict], env: dict[str, str] | None = None,
+                        grpc_port: int | None = None) -> Server:
+    """seldon-core-microservice 1.18.2 from ``.venv-seldon`` (``make seldon-venv``),
+    serving our class over REST (``server.url``) and gRPC (``server.grpc_port``)."""
+    exe = SELDON_VENV / "bin" / "seldon-core-microservice"
+    assert exe.exists(), f"{exe} is missing: run `make seldon-venv`"
+    port, grpc_port = free_port(), grpc_port or free_port()
+    cmd = [str(exe), interface, "--service-type", service_type, "--http-port", str(port),
+           "--grpc-port", str(grpc_port), "--metrics-port", str(free_port()),
+           "--workers", "1", "--parameters", json.dumps(parameters)]
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    try:
+        server = start(cmd, f"http://127.0.0.1:{port}", workdir / f"{service_type}.log",
+                       "/health/ping", timeout=60)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    server.grpc_port = grpc_port  # type: ignore[attr-defined]
+    return server

@@ -5,34 +5,14 @@ seldon-core runs in an environment of its own, `.venv-seldon` (`make seldon-venv
 """
 
 import json
-import os
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cartpole.serving.policy import ServedPolicy
-from tests.servers import free_port, start
-
-VENV = Path(os.environ.get("SELDON_VENV", Path(__file__).parents[2] / ".venv-seldon"))
-
-
-def _microservice(tmp_path, interface, service_type, parameters, env=None):
-    exe = VENV / "bin" / "seldon-core-microservice"
-    assert exe.exists(), f"{exe} is missing: run `make seldon-venv`"
-    port = free_port()
-    cmd = [str(exe), interface, "--service-type", service_type, "--http-port", str(port),
-           "--grpc-port", str(free_port()), "--metrics-port", str(free_port()),
-           "--workers", "1", "--parameters", json.dumps(parameters)]
-    os.environ.update(env or {})
-    try:
-        return start(cmd, f"http://127.0.0.1:{port}", tmp_path / f"{service_type}.log",
-                     "/health/ping", timeout=60)
-    finally:
-        for key in env or {}:
-            os.environ.pop(key)
+from tests.servers import seldon_microservice
 
 
 def _post(url, payload):
@@ -47,7 +27,7 @@ def _post(url, payload):
 
 @pytest.fixture
 def model_server(tmp_path, model_file):
-    server = _microservice(tmp_path, "cartpole.serving.seldon.CartpoleModel", "MODEL",
+    server = seldon_microservice(tmp_path, "cartpole.serving.seldon.CartpoleModel", "MODEL",
                            [{"name": "model_file", "value": str(model_file),
                              "type": "STRING"}])
     yield server
@@ -82,7 +62,7 @@ def test_model_predicts_takes_feedback_and_reports(model_server, model_file):
 
 
 def test_router_learns_from_feedback(tmp_path):
-    server = _microservice(tmp_path, "cartpole.serving.seldon.EpsilonGreedyRouter", "ROUTER",
+    server = seldon_microservice(tmp_path, "cartpole.serving.seldon.EpsilonGreedyRouter", "ROUTER",
                            [{"name": "n_branches", "value": "3", "type": "INT"},
                             {"name": "epsilon", "value": "0.1", "type": "FLOAT"},
                             {"name": "seed", "value": "0", "type": "INT"}],

@@ -1,0 +1,257 @@
+"""Runners that play episodes locally, asking a remote policy for every action.
+
+Each runner owns an env (a *lane*). Without batching every runner is a thread with
+its own client and asks for one action per request. With batching one thread drives
+every lane and sends the observations of all running episodes in one request. Either
+way an episode counts only once the env itself ends it (terminated, or truncated by
+its time limit); an episode stopped by an error or an interrupt is *cut short* and
+never scored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cartpole.envs import make_env
+from cartpole.remote.client import Client, Reply
+from cartpole.remote.errors import BadAnswer, RemoteError
+
+FEEDBACK = ("episode", "step", "none")
+GIF_EVERY = 2  # record every other frame
+GIF_MAX_FRAMES = 600
+
+
+@dataclass(frozen=True)
+class PlayConfig:
+    episodes: int = 20
+    runners: int = 1
+    batch: bool = False
+    env_id: str = "CartPole-v1"
+    max_episode_steps: int | None = None
+    seed: int = 0
+    feedback: str = "episode"
+    record_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Episode:
+    runner: int
+    number: int  # run-wide, in order of completion, from 1
+    seed: int
+    score: float
+    steps: int
+    seconds: float
+    branch: int | None  # the branch of a router graph that answered most of its steps
+
+
+class Tally:
+    """Shared bookkeeping of every runner, under one lock. ``on_episode`` runs under it
+    too, so events reach the metrics engines one at a time."""
+
+    def __init__(self, episodes: int, on_episode: Callable[[Episode], None]) -> None:
+        self.budget = episodes
+        self.on_episode = on_episode
+        self.stop = threading.Event()
+        self.started = 0
+        self.done: list[Episode] = []
+        self.cut_short = 0
+        self.steps = 0
+        self.requests = 0
+        self.latencies: list[float] = []
+        self.error: RemoteError | None = None
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        """The index of the next episode to play, or None when the budget is spent."""
+        with self._lock:
+            if self.stop.is_set() or self.started >= self.budget:
+                return None
+            self.started += 1
+            return self.started - 1
+
+    def count(self, reply: Reply, steps: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.steps += steps
+            self.latencies.append(reply.seconds)
+
+    def finish(self, runner: int, seed: int, score: float, steps: int, seconds: float,
+               branch: int | None) -> Episode:
+        with self._lock:
+            episode = Episode(runner, len(self.done) + 1, seed, score, steps, seconds, branch)
+            self.done.append(episode)
+            self.on_episode(episode)
+            return episode
+
+    def cut(self, n: int = 1) -> None:
+        with self._lock:
+            self.cut_short += n
+
+    def fail(self, exc: RemoteError) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = exc
+        self.stop.set()
+
+
+class Lane:
+    """One runner's env and the state of its current episode."""
+
+    def __init__(self, runner: int, cfg: PlayConfig, record: bool = False) -> None:
+        if record:
+            from cartpole.record import quiet_sdl
+
+            quiet_sdl()
+        self.runner, self.cfg, self.record = runner, cfg, record
+        self.env = make_env(cfg.env_id, cfg.max_episode_steps,
+                            render_mode="rgb_array" if record else None)
+        self.n_actions = int(self.env.action_space.n)
+        limit = self.env.spec.max_episode_steps if self.env.spec else None
+        self.limit = cfg.max_episode_steps or limit
+        self.active = False
+        self.obs = np.zeros(0)
+
+    def start(self, index: int) -> None:
+        self.seed = self.cfg.seed + index
+        obs, _ = self.env.reset(seed=self.seed)
+        self.obs = np.asarray(obs, dtype=np.float64).ravel()
+        self.score, self.steps, self.started = 0.0, 0, time.perf_counter()
+        self.branches: Counter[int] = Counter()
+        self.frames: list[Any] = [self._frame()] if self.record else []
+        self.active = True
+
+    def step(self, action: int, reply: Reply) -> tuple[float, bool]:
+        """Play ``action``; return the step's feedback reward and whether the episode ended."""
+        if not 0 <= action < self.n_actions:
+            raise BadAnswer(f"the server answered action {action}; the env has "
+                            f"{self.n_actions} actions")
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.obs = np.asarray(obs, dtype=np.float64).ravel()
+        self.score += float(reward)
+        self.steps += 1
+        if reply.routing:
+            self.branches[int(next(iter(reply.routing.values())))] += 1
+        if self.record and self.steps % GIF_EVERY == 0 and len(self.frames) < GIF_MAX_FRAMES:
+            self.frames.append(self._frame())
+        self.active = not (terminated or truncated)
+        return (0.0 if terminated else float(reward)), not self.active
+
+    def episode_reward(self) -> float:
+        """The reward an episode's feedback carries: its score over the env's step limit,
+        a number in [0, 1] for CartPole that a Thompson router can take as a success rate."""
+        return self.score / self.limit if self.limit else self.score
+
+    def finish(self, tally: Tally) -> Episode:
+        branch = self.branches.most_common(1)[0][0] if self.branches else None
+        episode = tally.finish(self.runner, self.seed, self.score, self.steps,
+                               time.perf_counter() - self.started, branch)
+        if self.record and self.cfg.record_dir is not None:
+            from cartpole.record import save_gif
+
+            save_gif(self.cfg.record_dir / f"episode-{episode.number:04d}.gif", self.frames,
+                     GIF_EVERY)
+            self.frames = []
+        return episode
+
+    def _frame(self) -> Any:
+        from cartpole.record import frame
+
+        return frame(self.env)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+def drive(lanes: list[Lane], client: Client, tally: Tally, feedback: str) -> None:
+    """Play episodes on ``lanes`` until the budget is spent or the run stops; every
+    request carries the observations of all the lanes' running episodes."""
+    try:
+        while True:
+            for lane in lanes:
+                if not lane.active:
+                    index = tally.take()
+                    if index is not None:
+                        lane.start(index)
+            active = [lane for lane in lanes if lane.active]
+            if not active:
+                return
+            if tally.stop.is_set():
+                tally.cut(len(active))
+                return
+            rows = np.stack([lane.obs for lane in active])
+            reply = client.predict(rows)
+            tally.count(reply, len(active))
+            rewards = []
+            for lane, action in zip(active, reply.actions.tolist(), strict=True):
+                reward, ended = lane.step(int(action), reply)
+                rewards.append(reward)
+                if ended:
+                    lane.finish(tally)
+                    if feedback == "episode":
+                        client.feedback(lane.obs[None, :], reply, lane.episode_reward())
+            if feedback == "step":
+                client.feedback(rows, reply, float(np.mean(rewards)))
+    except RemoteError as exc:
+        tally.cut(sum(lane.active for lane in lanes))
+        tally.fail(exc)
+    finally:
+        client.close()
+
+
+def probe(client: Client, cfg: PlayConfig, rows: int) -> bool:
+    """Ask once with ``rows`` observations; False when the server takes only one at a time.
+
+    Connection and auth errors propagate: there is no point starting the runners.
+    """
+    from cartpole.remote.errors import ServerError
+
+    lane = Lane(0, cfg)
+    try:
+        obs = []
+        for i in range(rows):
+            lane.start(i)
+            obs.append(lane.obs)
+        client.predict(np.stack(obs))
+        return True
+    except (ServerError, BadAnswer):
+        if rows == 1:
+            raise
+        return False
+    finally:
+        lane.close()
+
+
+def play(cfg: PlayConfig, make_client: Callable[[], Client], tally: Tally,
+         join: Callable[[list[threading.Thread]], None] | None = None) -> None:
+    """Run the runners to the end (or until ``tally.stop``); errors land in ``tally``."""
+    lanes = [Lane(r, cfg, record=cfg.record_dir is not None and r == 0)
+             for r in range(cfg.runners)]
+    groups = [lanes] if cfg.batch else [[lane] for lane in lanes]
+    threads = [threading.Thread(target=drive, args=(group, make_client(), tally, cfg.feedback),
+                                name=f"runner-{i}", daemon=True)
+               for i, group in enumerate(groups)]
+    try:
+        for thread in threads:
+            thread.start()
+        (join or _join)(threads)
+    finally:
+        tally.stop.set()
+        for thread in threads:
+            thread.join()
+        for lane in lanes:
+            lane.close()
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    # Short timeouts keep the main thread able to take Ctrl-C.
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
