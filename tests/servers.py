@@ -134,3 +134,13 @@ def seldon_microservice(workdir: Path, interface: str, service_type: str,
                 os.environ[key] = value
     server.grpc_port = grpc_port  # type: ignore[attr-defined]
     return server
+
+
+def cartpole_serve(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+    """``cartpole serve`` as a user runs it, on a free port (``args``: models and options)."""
+    port = free_port()
+    cmd = [str(BIN / "cartpole"), "serve", "--port", str(port), *args]
+    if env:
+        cmd = ["env", *(f"{k}={v}" for k, v in env.items()), *cmd]
+    return start(cmd, f"http://127.0.0.1:{port}", workdir / f"serve-{port}.log",
+                 "/health/ping", timeout=30)

@@ -105,7 +105,7 @@ def run_remote(request: RunRequest,
 
     def episode_done(e: Episode) -> None:
         recorder.write(make_event("run_episode", run_id, f"r{e.runner:02d}", runner=e.runner,
-                                  episode=e.number, score=e.score, steps=e.steps,
+                                  episode=e.number, seed=e.seed, score=e.score, steps=e.steps,
                                   seconds=round(e.seconds, 4), branch=e.branch))
         if on_episode is not None:
             on_episode(e)

@@ -9,18 +9,13 @@ import numpy as np
 import pytest
 
 from cartpole.serving.policy import ServedPolicy
-from tests.servers import free_port, start
+from tests.servers import cartpole_serve, free_port
 
 EXE = str(Path(sys.executable).with_name("cartpole"))
 
 
 def _serve(tmp_path, *args, env_key=None):
-    port = free_port()
-    cmd = [EXE, "serve", "--port", str(port), *args]
-    if env_key:
-        cmd = ["env", f"CARTPOLE_API_KEY={env_key}", *cmd]
-    return start(cmd, f"http://127.0.0.1:{port}", tmp_path / f"serve-{port}.log",
-                 "/health/ping", timeout=30)
+    return cartpole_serve(tmp_path, *args, env={"CARTPOLE_API_KEY": env_key} if env_key else None)
 
 
 class Client:
