@@ -1,4 +1,8 @@
-"""The console engine: events as log records (evaluations at INFO, the rest at DEBUG)."""
+"""The console engine: events as log records.
+
+Evaluations and the start and end of a trial or of a remote run are logged at INFO;
+episodes (training or remote) and router decisions at DEBUG.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 log = logging.getLogger("cartpole.metrics")
 
-_INFO_EVENTS = {"eval", "trial_start", "trial_end"}
+_INFO_EVENTS = {"eval", "trial_start", "trial_end", "run_start", "run_end"}
 
 
 class ConsoleSink:

@@ -12,6 +12,15 @@
   trial's model becomes a new version of the registered model (``cartpole-rl-remote``
   unless ``registered_model`` is set).
 
+A remote run (``cartpole run``) is one run of its own, named after the run id (the
+event group) and tagged ``cartpole.group`` and ``cartpole.role=remote``: ``run_start``
+logs the target, transport, runners, batch, env, episodes and feedback as params;
+each ``run_episode`` logs ``remote_score`` and ``remote_steps`` (step = episode); the
+router demo's ``route`` events log ``route_share`` and ``route_branch`` (step =
+request); ``run_end`` logs ``final_`` + its numbers and ends the run FINISHED, FAILED
+when it carries an error, KILLED when interrupted. The router demo sends no
+``run_end``: its run ends FINISHED when the sink closes.
+
 The client's own retries are turned down when the engine makes its client (unless
 MLFLOW_HTTP_REQUEST_MAX_RETRIES is set), because the engine retries in the
 background itself and must not block.
@@ -37,6 +46,16 @@ _METRICS = {
     "eval": ("step", ("eval_mean", "eval_std", "best")),
     "trial_end": ("steps", ("score", "eval_std", "episodes", "seconds")),
 }
+# Remote runs: event -> (step key, {event key: metric name})
+_REMOTE_METRICS = {
+    "run_episode": ("episode", {"score": "remote_score", "steps": "remote_steps"}),
+    "route": ("request", {"share": "route_share", "branch": "route_branch"}),
+    "run_end": ("episodes", {k: f"final_{k}" for k in (
+        "episodes", "score", "score_min", "score_max", "steps", "seconds", "steps_per_second",
+        "latency_p50_ms", "latency_p99_ms", "requests", "cut_short")}),
+}
+_REMOTE_PARAMS = ("target", "transport", "runners", "batch", "env", "episodes", "feedback")
+REMOTE = "remote"  # the role tag of a remote run, and its key in _RUNS
 _MAX_METRICS = 1000  # per log_batch request, the server's limit
 GROUP_TAG, TRIAL_TAG, ROLE_TAG = "cartpole.group", "cartpole.trial", "cartpole.role"
 # Run ids by (tracking uri, group, trial): a sink rebuilt after a failure goes on
@@ -57,6 +76,7 @@ class MlflowSink:
         self._client = _client(tracking_uri)
         self._key = (tracking_uri, self.group, self.trial)
         self._experiment = experiment
+        self._remote_open = False  # a remote run this sink logged to, not yet ended
 
     @property
     def run_id(self) -> str:
@@ -70,10 +90,47 @@ class MlflowSink:
             run_id = _RUNS[self._key] = run.info.run_id
         return run_id
 
+    @property
+    def remote_run_id(self) -> str:
+        """The remote run of this group (``cartpole run``, the router demo)."""
+        key = (self._key[0], self.group, REMOTE)
+        run_id = _RUNS.get(key)
+        if run_id is None:
+            run = self._client.create_run(_experiment_id(self._client, self._experiment),
+                                          run_name=self.group,
+                                          tags={GROUP_TAG: self.group, ROLE_TAG: REMOTE})
+            run_id = _RUNS[key] = run.info.run_id
+        return run_id
+
     def write(self, event: dict[str, Any]) -> None:
         self.write_batch([event])
 
     def write_batch(self, events: list[dict[str, Any]]) -> None:
+        training = [e for e in events if e["event"] not in _REMOTE_EVENTS]
+        if len(training) < len(events):
+            self._write_remote([e for e in events if e["event"] in _REMOTE_EVENTS])
+        if training:
+            self._write_training(training)
+
+    def _write_remote(self, events: list[dict[str, Any]]) -> None:
+        metrics: list[Metric] = []
+        for event in events:
+            self._remote_open = True
+            if event["event"] == "run_start":
+                self._client.log_batch(self.remote_run_id, params=[
+                    Param(k, str(event[k]).lower() if isinstance(event[k], bool)
+                          else str(event[k])) for k in _REMOTE_PARAMS if k in event])
+            metrics.extend(_remote_metrics(event))
+            if event["event"] == "run_end":
+                self._flush(metrics, self.remote_run_id)
+                metrics = []
+                status = ("FAILED" if event.get("error") else
+                          "KILLED" if event.get("interrupted") else "FINISHED")
+                self._client.set_terminated(self.remote_run_id, status)
+                self._remote_open = False
+        self._flush(metrics, self.remote_run_id)
+
+    def _write_training(self, events: list[dict[str, Any]]) -> None:
         metrics: list[Metric] = []
         for event in events:
             if event["event"] == "trial_start":
@@ -88,16 +145,21 @@ class MlflowSink:
                 self._client.set_terminated(self.run_id, status)
         self._flush(metrics)
 
-    def _flush(self, metrics: list[Metric]) -> None:
+    def _flush(self, metrics: list[Metric], run_id: str | None = None) -> None:
         for start in range(0, len(metrics), _MAX_METRICS):
-            self._client.log_batch(self.run_id, metrics=metrics[start:start + _MAX_METRICS])
+            self._client.log_batch(run_id or self.run_id,
+                                   metrics=metrics[start:start + _MAX_METRICS])
 
     def log_artifacts(self, files: list[Path]) -> None:
         for path in files:
             self._client.log_artifact(self.run_id, str(path), artifact_path="model")
 
     def close(self) -> None:
-        """Nothing to release: the run ends with the trial_end event."""
+        """A trial's run ends with its trial_end event, a remote run with run_end; the
+        router demo's run, which has none, ends here."""
+        if self._remote_open:
+            self._remote_open = False
+            self._client.set_terminated(self.remote_run_id, "FINISHED")
 
     # -- group level (see metrics/group.py) ------------------------------------------
     @classmethod
@@ -211,6 +273,20 @@ def _metrics(event: dict[str, Any]) -> list[Metric]:
     prefix = "final_" if event["event"] == "trial_end" else ""
     return [Metric(prefix + k, float(event[k]), timestamp, int(event[step_key]))
             for k in keys if isinstance(event.get(k), int | float)
+            and not isinstance(event.get(k), bool)]
+
+
+_REMOTE_EVENTS = {"run_start", *_REMOTE_METRICS}
+
+
+def _remote_metrics(event: dict[str, Any]) -> list[Metric]:
+    spec = _REMOTE_METRICS.get(event["event"])
+    if spec is None:
+        return []
+    step_key, names = spec
+    timestamp = _millis(event["ts"])
+    return [Metric(name, float(event[k]), timestamp, int(event[step_key]))
+            for k, name in names.items() if isinstance(event.get(k), int | float)
             and not isinstance(event.get(k), bool)]
 
 

@@ -1,7 +1,10 @@
 """The tensorboard engine: scalars per trial, one run folder per trial.
 
 Scalars go to ``<logdir>/<group>/<trial>/`` (``logdir`` defaults to ``runs/tensorboard``),
-so ``tensorboard --logdir runs/tensorboard`` shows every trial of every group.
+so ``tensorboard --logdir runs/tensorboard`` shows every trial of every group. A remote
+run (``cartpole run``) writes to ``<logdir>/<run id>/agent/`` (the router demo to
+``.../router/``): ``run_episode/score`` per episode, ``route/share`` per router request,
+and the ``run_end/...`` summary.
 """
 
 from __future__ import annotations
@@ -15,6 +18,11 @@ from cartpole.metrics.engines import EngineContext
 _SCALARS = {
     "episode": ("total_steps", ("score", "epsilon", "loss")),
     "eval": ("step", ("eval_mean", "eval_std", "best")),
+    "run_episode": ("episode", ("score",)),
+    "route": ("request", ("share",)),
+    "run_end": ("episodes", ("episodes", "score", "score_min", "score_max", "steps", "seconds",
+                             "steps_per_second", "latency_p50_ms", "latency_p99_ms",
+                             "requests", "cut_short")),
 }
 
 
@@ -37,7 +45,8 @@ class TensorBoardSink:
             return
         step_key, keys = spec
         values = [Summary.Value(tag=f"{event['event']}/{k}", simple_value=float(event[k]))
-                  for k in keys if isinstance(event.get(k), int | float)]
+                  for k in keys if isinstance(event.get(k), int | float)
+                  and not isinstance(event.get(k), bool)]
         if values:
             self._writer.add_event(Event(step=int(event[step_key]),
                                          summary=Summary(value=values)))

@@ -6,6 +6,12 @@ end a bar chart of every trial's best score. Window ids are fixed per group, so 
 rerun or ``--resume`` reuses its windows; a trial that runs again replaces its own
 traces. The engine runs behind ``Resilient``: if the server is down, events wait and
 are replayed once it is up.
+
+A remote run (``cartpole run``, the group is its run id) gets "remote score per episode",
+one trace per runner; the router demo gets "router: branch per request" and "router:
+share to the preferred branch". These windows are created when their first event
+arrives, never by ``open_group``, and their traces are named by each event's ``trial``
+(``r00``, ``r01``, ..., ``router``), since one sink serves the whole run.
 """
 
 from __future__ import annotations
@@ -27,11 +33,23 @@ WINDOWS = {
     "loss": ("TD loss (mean over the last update)", "episode", "total_steps", "loss",
              "env steps", "Huber loss"),
 }
+# Remote runs and the router demo, created on first use:
+# window -> (title, event, x key, y key, x label, y label, plot mode)
+REMOTE_WINDOWS = {
+    "remote_score": ("remote score per episode", "run_episode", "episode", "score",
+                     "episode (run-wide, in order of completion)", "score", "lines+markers"),
+    "router_branch": ("router: branch per request", "route", "request", "branch", "request",
+                      "branch", "markers"),
+    "router_share": ("router: share to the preferred branch", "route", "request", "share",
+                     "request", "share of recent requests", "lines"),
+}
 SUMMARY = "summary"
 # Last x sent per (server, env, window, trace). A batch is several posts; when one
 # fails, the sink is rebuilt and the batch retried whole, so the posts that went
 # through must not append their points again. Kept at module level to outlive the sink.
 _SENT: dict[tuple[str, str, str, str], float] = {}
+# (window, trace) -> (xs, ys) of one batch
+_Points = dict[tuple[str, str], tuple[list[float], list[float | None]]]
 
 
 def env_name(group: str, env: str | None) -> str:
@@ -66,8 +84,7 @@ class VisdomSink:
         self.write_batch([event])
 
     def write_batch(self, events: list[dict[str, Any]]) -> None:
-        points: dict[str, tuple[list[float], list[float | None]]] = defaultdict(
-            lambda: ([], []))
+        points: _Points = defaultdict(lambda: ([], []))
         for event in events:
             if event["event"] == "trial_start":
                 self._send(points)
@@ -76,21 +93,27 @@ class VisdomSink:
                 continue
             for window, (_, kind, x_key, y_key, _, _) in WINDOWS.items():
                 if event["event"] == kind and event.get(y_key) is not None:
-                    xs, ys = points[window]
+                    xs, ys = points[window, self.trace]
+                    xs.append(event[x_key])
+                    ys.append(event[y_key])
+            for window, (_, kind, x_key, y_key, *_) in REMOTE_WINDOWS.items():
+                if event["event"] == kind and event.get(y_key) is not None:
+                    xs, ys = points[window, event["trial"]]
                     xs.append(event[x_key])
                     ys.append(event[y_key])
         self._send(points)
 
-    def _send(self, points: dict[str, tuple[list[float], list[float | None]]]) -> None:
-        for window, (xs, ys) in points.items():
+    def _send(self, points: _Points) -> None:
+        for (window, trace), (xs, ys) in points.items():
             win = self._window(window)
-            key = (self._api.url, self.env, win, self.trace)
+            key = (self._api.url, self.env, win, trace)
             last = _SENT.get(key, float("-inf"))
             fresh = [i for i, x in enumerate(xs) if x > last]
             if not fresh:
                 continue
-            mode = "lines+markers" if window == "eval" else "lines"
-            self._api.lines(self.env, win, self.trace, [xs[i] for i in fresh],
+            mode = (REMOTE_WINDOWS[window][6] if window in REMOTE_WINDOWS
+                    else "lines+markers" if window == "eval" else "lines")
+            self._api.lines(self.env, win, trace, [xs[i] for i in fresh],
                             [ys[i] for i in fresh], append=True, mode=mode)
             _SENT[key] = xs[fresh[-1]]
 
@@ -151,5 +174,5 @@ class VisdomSink:
 
 
 def _create(api: VisdomAPI, env: str, group: str, window: str) -> None:
-    title, _, _, _, xlabel, ylabel = WINDOWS[window]
+    title, _, _, _, xlabel, ylabel, *_ = (WINDOWS | REMOTE_WINDOWS)[window]
     api.create_lines(env, window_id(group, window), f"{group}: {title}", xlabel, ylabel)

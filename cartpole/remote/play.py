@@ -10,6 +10,7 @@ never scored.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -24,6 +25,7 @@ from cartpole.envs import make_env
 from cartpole.remote.client import Client, Reply
 from cartpole.remote.errors import BadAnswer, RemoteError
 
+log = logging.getLogger(__name__)
 FEEDBACK = ("episode", "step", "none")
 GIF_EVERY = 2  # record every other frame
 GIF_MAX_FRAMES = 600
@@ -77,11 +79,12 @@ class Tally:
             self.started += 1
             return self.started - 1
 
-    def count(self, reply: Reply, steps: int) -> None:
+    def count(self, requests: int, steps: int, latencies: list[float]) -> None:
+        """Add a runner's counts (once, when it ends: no lock taken per request)."""
         with self._lock:
-            self.requests += 1
+            self.requests += requests
             self.steps += steps
-            self.latencies.append(reply.seconds)
+            self.latencies.extend(latencies)
 
     def finish(self, runner: int, seed: int, score: float, steps: int, seconds: float,
                branch: int | None) -> Episode:
@@ -173,6 +176,8 @@ class Lane:
 def drive(lanes: list[Lane], client: Client, tally: Tally, feedback: str) -> None:
     """Play episodes on ``lanes`` until the budget is spent or the run stops; every
     request carries the observations of all the lanes' running episodes."""
+    latencies: list[float] = []
+    steps = 0
     try:
         while True:
             for lane in lanes:
@@ -188,7 +193,8 @@ def drive(lanes: list[Lane], client: Client, tally: Tally, feedback: str) -> Non
                 return
             rows = np.stack([lane.obs for lane in active])
             reply = client.predict(rows)
-            tally.count(reply, len(active))
+            latencies.append(reply.seconds)
+            steps += len(active)
             rewards = []
             for lane, action in zip(active, reply.actions.tolist(), strict=True):
                 reward, ended = lane.step(int(action), reply)
@@ -202,7 +208,13 @@ def drive(lanes: list[Lane], client: Client, tally: Tally, feedback: str) -> Non
     except RemoteError as exc:
         tally.cut(sum(lane.active for lane in lanes))
         tally.fail(exc)
+    except Exception as exc:
+        log.debug("runner %d failed", lanes[0].runner, exc_info=True)
+        tally.cut(sum(lane.active for lane in lanes))
+        tally.fail(RemoteError(f"runner {lanes[0].runner} stopped: "
+                               f"{type(exc).__name__}: {exc}"))
     finally:
+        tally.count(len(latencies), steps, latencies)
         client.close()
 
 
@@ -229,29 +241,36 @@ def probe(client: Client, cfg: PlayConfig, rows: int) -> bool:
         lane.close()
 
 
-def play(cfg: PlayConfig, make_client: Callable[[], Client], tally: Tally,
-         join: Callable[[list[threading.Thread]], None] | None = None) -> None:
-    """Run the runners to the end (or until ``tally.stop``); errors land in ``tally``."""
+def play(cfg: PlayConfig, make_client: Callable[[], Client], tally: Tally) -> None:
+    """Run the runners to the end (or until ``tally.stop``); errors land in ``tally``.
+
+    A KeyboardInterrupt stops every runner, waits for them, and propagates.
+    """
     lanes = [Lane(r, cfg, record=cfg.record_dir is not None and r == 0)
              for r in range(cfg.runners)]
     groups = [lanes] if cfg.batch else [[lane] for lane in lanes]
-    threads = [threading.Thread(target=drive, args=(group, make_client(), tally, cfg.feedback),
-                                name=f"runner-{i}", daemon=True)
-               for i, group in enumerate(groups)]
+    finished = [threading.Event() for _ in groups]
+
+    def runner(group: list[Lane], client: Client, done: threading.Event) -> None:
+        try:
+            drive(group, client, tally, cfg.feedback)
+        finally:
+            done.set()
+
     try:
-        for thread in threads:
-            thread.start()
-        (join or _join)(threads)
+        for i, group in enumerate(groups):
+            threading.Thread(target=runner, args=(group, make_client(), finished[i]),
+                             name=f"runner-{i}", daemon=True).start()
+        _wait(finished)
     finally:
         tally.stop.set()
-        for thread in threads:
-            thread.join()
+        _wait(finished)  # events, not Thread.join: an interrupted join can return early
         for lane in lanes:
             lane.close()
 
 
-def _join(threads: list[threading.Thread]) -> None:
+def _wait(events: list[threading.Event]) -> None:
     # Short timeouts keep the main thread able to take Ctrl-C.
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
+    for event in events:
+        while not event.wait(0.2):
+            pass

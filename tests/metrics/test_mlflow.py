@@ -117,3 +117,68 @@ def test_engine_settings_are_checked(tmp_path):
     assert proc.stderr.strip().splitlines()[-1].endswith(
         "(its settings: tracking_uri, experiment, registered_model, parent_run_id)")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _remote_runs(client, experiment, group):
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    return client.search_runs([experiment_id], filter_string=f"tags.`cartpole.group` = '{group}'")
+
+
+def test_remote_run_is_one_run_with_params_metrics_and_its_end(server):
+    from cartpole.metrics import Recorder
+    from cartpole.metrics.engines import EngineContext, build_sinks
+    from cartpole.metrics.mlflow import MlflowSink
+    from tests.metrics import remote_examples as ex
+
+    config = {"tracking_uri": server.url, "experiment": "remote-test"}
+    client = MlflowClient(server.url)
+    # `cartpole run`, as the agent does it: one sink set for the whole run.
+    run = ex.a_run("run-ok")
+    recorder = Recorder(build_sinks(("mlflow",), {"mlflow": config},
+                                    EngineContext(group="run-ok", trial="agent")))
+    for event in run:
+        recorder.write(event)
+    recorder.close()
+    [found] = _remote_runs(client, "remote-test", "run-ok")
+    assert found.info.run_name == "run-ok" and found.info.status == "FINISHED"
+    assert found.data.tags["cartpole.role"] == "remote"
+    start = run[0]
+    assert found.data.params == {
+        "target": start["target"], "transport": "rest", "runners": "2", "batch": "false",
+        "env": "CartPole-v1", "episodes": "4", "feedback": "episode"}
+    episodes = [e for e in run if e["event"] == "run_episode"]
+    history = client.get_metric_history(found.info.run_id, "remote_score")
+    assert sorted((m.step, m.value) for m in history) == \
+        [(e["episode"], e["score"]) for e in episodes]
+    steps = client.get_metric_history(found.info.run_id, "remote_steps")
+    assert sorted((m.step, m.value) for m in steps) == \
+        [(e["episode"], e["steps"]) for e in episodes]
+    end = run[-1]
+    assert {k: v for k, v in found.data.metrics.items() if k.startswith("final_")} == {
+        f"final_{k}": pytest.approx(v) for k, v in end.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)}
+
+    # A run that ends with an error is FAILED; an interrupted one KILLED.
+    for group, end_keys, status in (("run-err", {"error": "refused", "episodes": 0}, "FAILED"),
+                                    ("run-int", {"interrupted": True}, "KILLED")):
+        sink = MlflowSink(EngineContext(group=group, trial="agent"), **config)
+        sink.write_batch([ex.run_start(group), ex.run_episode(group),
+                          ex.run_end(group, **end_keys)])
+        sink.close()
+        [found] = _remote_runs(client, "remote-test", group)
+        assert found.info.status == status
+
+    # The router demo: route metrics per request; its run ends when the sink closes.
+    demo = ex.a_router_demo("run-route")
+    sink = MlflowSink(EngineContext(group="run-route", trial="router"), **config)
+    sink.write_batch(demo)
+    sink.close()
+    [found] = _remote_runs(client, "remote-test", "run-route")
+    assert found.info.status == "FINISHED" and found.data.tags["cartpole.role"] == "remote"
+    for metric, key in (("route_share", "share"), ("route_branch", "branch")):
+        history = client.get_metric_history(found.info.run_id, metric)
+        assert sorted((m.step, m.value) for m in history) == \
+            [(e["request"], e[key]) for e in demo]
+    # No training-style runs were made for any of them.
+    runs = client.search_runs([client.get_experiment_by_name("remote-test").experiment_id])
+    assert {r.data.tags["cartpole.role"] for r in runs} == {"remote"}

@@ -4,6 +4,7 @@ from cartpole.config import HParams
 from cartpole.metrics import Recorder
 from cartpole.metrics.engines import EngineContext, build_sinks
 from cartpole.train import TrialSpec, run_trial
+from tests.metrics import remote_examples as ex
 
 pytest.importorskip("tensorboard")
 
@@ -25,3 +26,31 @@ def test_scalars_per_trial_read_back_with_tensorboard(tmp_path):
     assert [e.step for e in evals] == [e["step"] for e in out.evaluations]
     assert [round(e.value, 3) for e in evals] == [round(e["eval_mean"], 3)
                                                   for e in out.evaluations]
+
+
+def test_remote_run_and_router_demo_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sinks = build_sinks(("tensorboard",), {"tensorboard": {"logdir": str(tmp_path)}},
+                        EngineContext("run-x", "agent"))
+    recorder = Recorder(sinks)
+    run, demo = ex.a_run(), ex.a_router_demo()
+    for event in run + demo:
+        recorder.write(event)
+    recorder.close()
+    acc = EventAccumulator(str(tmp_path / "run-x" / "agent"))
+    acc.Reload()
+    episodes = [e for e in run if e["event"] == "run_episode"]
+    assert [(s.step, s.value) for s in acc.Scalars("run_episode/score")] == \
+        [(e["episode"], e["score"]) for e in episodes]
+    assert [(s.step, round(s.value, 4)) for s in acc.Scalars("route/share")] == \
+        [(e["request"], e["share"]) for e in demo]
+    end = run[-1]
+    numbers = {k for k, v in end.items() if isinstance(v, int | float)
+               and not isinstance(v, bool)} - {"ts"}
+    assert {t.split("/", 1)[1] for t in acc.Tags()["scalars"]
+            if t.startswith("run_end/")} == numbers
+    for key in numbers:
+        [scalar] = acc.Scalars(f"run_end/{key}")
+        assert scalar.step == end["episodes"]
+        assert scalar.value == pytest.approx(end[key], rel=1e-6)

@@ -96,3 +96,52 @@ def test_server_that_comes_up_later_gets_every_event(visdom, tmp_path):
     assert trace["y"] == [e["score"] for e in events if e["event"] == "episode"]
     logged = [json.loads(line) for line in out.splitlines() if line.startswith('{"ts"')]
     assert logged == events  # the log engine's record is complete too
+
+
+def test_remote_run_windows_one_trace_per_runner_and_the_router_demo(visdom, tmp_path):
+    from cartpole.metrics import Recorder
+    from cartpole.metrics.engines import EngineContext, build_sinks
+    from cartpole.metrics.visdom import WINDOWS, VisdomSink
+    from tests.metrics import remote_examples as ex
+
+    visdom.start()
+    run, demo = ex.a_run("run-x"), ex.a_router_demo("run-x")
+    recorder = Recorder(build_sinks(("visdom",), {"visdom": {"port": visdom.port}},
+                                    EngineContext(group="run-x", trial="agent")))
+    for event in run[:3]:
+        recorder.write(event)
+    time.sleep(0.6)  # a first batch goes out: later points are appended to its traces
+    for event in run[3:] + demo:
+        recorder.write(event)
+    recorder.close()
+    windows = visdom.windows("cartpole_run-x")
+    assert set(windows) == {"run-x_remote_score", "run-x_router_branch",
+                            "run-x_router_share"}
+    score = windows["run-x_remote_score"]
+    assert score["title"] == "run-x: remote score per episode"
+    traces = _traces(score)
+    assert set(traces) == {"r00", "r01"}  # per runner, not the sink's "agent"
+    for name, trace in traces.items():
+        mine = [e for e in run if e["event"] == "run_episode" and e["trial"] == name]
+        assert trace["x"] == [e["episode"] for e in mine]
+        assert trace["y"] == [e["score"] for e in mine]
+    branch = _traces(windows["run-x_router_branch"])["router"]
+    assert branch["mode"] == "markers"
+    assert (branch["x"], branch["y"]) == ([e["request"] for e in demo],
+                                          [e["branch"] for e in demo])
+    assert windows["run-x_router_branch"]["title"] == "run-x: router: branch per request"
+    share = _traces(windows["run-x_router_share"])["router"]
+    assert (share["x"], share["y"]) == ([e["request"] for e in demo],
+                                        [e["share"] for e in demo])
+
+    # Sent again (a retried batch): nothing is appended twice.
+    sink = VisdomSink(EngineContext(group="run-x", trial="agent"), port=visdom.port)
+    sink.write_batch(run + demo)
+    sink.close()
+    assert visdom.windows("cartpole_run-x") == windows
+
+    # A training group's windows are still only the training ones.
+    from cartpole.metrics.group import GroupInfo
+
+    VisdomSink.open_group(GroupInfo(group="gt", group_dir=tmp_path), port=visdom.port)
+    assert set(visdom.windows("cartpole_gt")) == {f"gt_{w}" for w in WINDOWS}

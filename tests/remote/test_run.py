@@ -124,7 +124,7 @@ def test_ctrl_c_stops_with_a_partial_summary(solver):
     out, err = run.communicate(timeout=30)
     assert run.returncode == 130, err
     s = json.loads(out.strip().splitlines()[-1])
-    assert s["state"] == "interrupted" and s["interrupted"] and s["cut_short"] == 1
+    assert s["state"] == "interrupted" and s["interrupted"] and s["cut_short"] == 1, s
     assert "Traceback" not in err
 
 

@@ -390,3 +390,15 @@ def test_dashboard_shows_what_the_issue_asks_for():
     assert any({"episode", "score", "trial"} <= f for f in read)
     assert any({"eval_mean", "trial"} <= f for f in read)
     assert any({"best", "hparams.gamma", "hparams.learning_rate"} <= f for f in read)
+
+
+def test_remote_run_events_take_both_routes():
+    from tests.metrics import remote_examples as ex
+
+    for event in (ex.run_start(), ex.run_episode(), ex.run_end(), ex.route()):
+        line = json.dumps(event, separators=(",", ":"))
+        for tag, record in ((DOCKER_TAG, docker_record(line)),
+                            (f"cartpole.{event['event']}", dict(event))):
+            match, routed = route(tag, record)
+            assert match is not None, event["event"]
+            assert to_elasticsearch(match, routed)[2] == event
