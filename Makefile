@@ -11,15 +11,26 @@ MODEL ?= .models/cartpole-rl-remote.h5
 ifndef GROUP
 GROUP := dev-$(shell date +%Y%m%d-%H%M%S)
 endif
+# The remote agent's make targets: a local server, and the agent against it.
+SERVE_PORT ?= 9000
+EPISODES ?= 20
+RUNNERS ?= 4
+ROUTER ?= epsilon-greedy
+PREFERRED_BRANCH ?= 1
+ifndef RUN_ID
+RUN_ID := run-dev-$(shell date +%Y%m%d-%H%M%S)
+endif
+VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)}'
 
 .DEFAULT_GOAL := help
 .PHONY: help venv seldon-venv seldon-build seldon-push seldon-render gke-seldon-install \
 	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps test lint train train-dev visdom visdom-stop report bench \
-	bench-solve bench-grid bench-metrics bench-serve-stacks clean
+	bench-solve bench-grid bench-metrics bench-serve-stacks bench-remote run-dev run-dev-router-agent \
+	clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-19s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} {printf "  %-27s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
@@ -72,6 +83,26 @@ visdom: venv ## Start a Visdom server in the background (a process, not a contai
 visdom-stop: venv ## Stop the Visdom server that `make visdom` started
 	$(BIN)/python -m cartpole.visdom_server --stop --pid-file runs/visdom/visdom.pid
 
+# Both serve in the background and stop the server when the agent ends (or on Ctrl-C).
+run-dev: visdom ## Serve MODEL locally, play EPISODES against it with RUNNERS; scores in Visdom
+	@test -f $(MODEL) || $(MAKE) train
+	@mkdir -p runs
+	@echo "Visdom: http://localhost:$(VISDOM_PORT)/env/cartpole_$(RUN_ID)"
+	@$(BIN)/cartpole serve $(MODEL) --port $(SERVE_PORT) > runs/serve.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/cartpole -e $(EPISODES) $(VISDOM_CONF) run --port $(SERVE_PORT) \
+		--runners $(RUNNERS) --retries 5 --run-id $(RUN_ID)
+
+run-dev-router-agent: visdom ## Router demo: 3 copies of MODEL behind ROUTER, reward PREFERRED_BRANCH
+	@test -f $(MODEL) || $(MAKE) train
+	@mkdir -p runs
+	@echo "Visdom: http://localhost:$(VISDOM_PORT)/env/cartpole_$(RUN_ID)"
+	@$(BIN)/cartpole serve $(MODEL) $(MODEL) $(MODEL) --router $(ROUTER) \
+		--port $(SERVE_PORT) > runs/serve.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/cartpole $(VISDOM_CONF) router-demo --port $(SERVE_PORT) \
+		--preferred-branch $(PREFERRED_BRANCH) --retries 5 --run-id $(RUN_ID)
+
 report: venv ## HTML report of the latest group (runs/<group>/report.html) + runs/report.png
 	$(BIN)/cartpole report --screenshot runs/report.png
 
@@ -99,6 +130,12 @@ bench-serve-stacks: venv seldon-venv $(VENV)-seldon-keras/.installed ## cartpole
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	test -f $(MODEL) || $(MAKE) train
 	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) \
+		--keras-venv $(VENV)-seldon-keras --out docs/benchmarks.md
+
+bench-remote: venv seldon-venv $(VENV)-seldon-keras/.installed ## Remote agent: env steps/s vs seldon-core and the 2018 client
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	test -f $(MODEL) || $(MAKE) train
+	$(BIN)/python -m benchmarks.remote_agent --model $(MODEL) \
 		--keras-venv $(VENV)-seldon-keras --out docs/benchmarks.md
 
 bench-metrics: venv ## Training time with and without metrics engines
