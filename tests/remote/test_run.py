@@ -199,3 +199,29 @@ def test_episode_feedback_teaches_a_router_graph(tmp_path, model_file, solver_fi
     s = summary(proc)
     assert s["branches"].get("1", 0) > s["branches"].get("0", 0)
     assert "episodes per branch:" in proc.stdout
+
+
+def feedback_count(server):
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    found = re.search(r'cartpole_requests_total\{endpoint="/api/v1.0/feedback",'
+                      r'status="200"\} ([\d.]+)', text)
+    return int(float(found.group(1))) if found else 0
+
+
+@pytest.mark.parametrize(("mode", "extra"), [("episode", []), ("step", []),
+                                             ("step", ["--batch"]), ("none", [])])
+def test_feedback_modes_send_what_they_say(tmp_path, model_file, mode, extra):
+    server = cartpole_serve(tmp_path, str(model_file))
+    try:
+        proc = cartpole("-e", "6", "run", "--port", port(server), "--runners", "3",
+                        "--feedback", mode, *extra)
+        sent = feedback_count(server)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, proc.stderr
+    s = summary(proc)
+    assert sent == {"episode": s["episodes"], "step": s["requests"], "none": 0}[mode]
