@@ -225,3 +225,17 @@ def test_feedback_modes_send_what_they_say(tmp_path, model_file, mode, extra):
     assert proc.returncode == 0, proc.stderr
     s = summary(proc)
     assert sent == {"episode": s["episodes"], "step": s["requests"], "none": 0}[mode]
+
+
+def test_a_server_that_never_answers_times_out():
+    import socket
+
+    with socket.socket() as silent:  # accepts connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        started = time.monotonic()
+        proc = cartpole("run", "--port", str(silent.getsockname()[1]), "--timeout", "0.3",
+                        "--retries", "1")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().endswith("/api/v1.0/predictions: timed out (after 1 retries)")
+    assert time.monotonic() - started < 10
