@@ -77,7 +77,7 @@ Examples:
   cartpole -e 20 run                                        20 episodes against it
   cartpole -e 200 run --runners 16 --batch                  16 runners, one request per step
   cartpole --metrics-engine visdom run --runners 4          scores per runner in Visdom
-  cartpole run --port 9001 --grpc-client --port 5001        a seldon-core microservice over gRPC
+  cartpole run --grpc-client --port 5000                    a seldon-core microservice over gRPC
   cartpole run --host https://gw.example --deployment cartpole --namespace seldon --token T
   cartpole -e 3 run --record gifs/                          GIFs of the first runner's episodes
 
@@ -124,7 +124,7 @@ def run(ctx: click.Context, **o: Any) -> None:
     Works against `cartpole serve` (one model or a router graph), a bare
     seldon-core-microservice (REST or --grpc-client) and a Seldon deployment behind its
     gateway (--deployment, --token or OAuth). Episode scores go to the metrics engines
-    (-m/--metrics-engine before `run`); a summary closes the run.
+    (--metrics-engine before `run`); a summary closes the run.
     """
     from cartpole.cli import BadInput
     from cartpole.remote.play import PlayConfig
