@@ -24,7 +24,9 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv seldon-venv seldon-build seldon-push seldon-render gke-seldon-install \
-	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps test lint train train-dev visdom visdom-stop report bench \
+	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps \
+	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
+	train-docker-mlflow train-docker-modeldb docker-down test lint train train-dev visdom visdom-stop report bench \
 	bench-solve bench-grid bench-metrics bench-serve-stacks bench-remote run-dev run-dev-router-agent \
 	clean
 
@@ -41,13 +43,16 @@ $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 		-e '.[$(EXTRAS)]'
 	touch $@
 
-system-deps: ## Chromium and npm for the screenshot tests (Debian packages; run as root)
-	@if ! command -v chromium >/dev/null || ! command -v npm >/dev/null; then \
+system-deps: ## Chromium, npm and docker-compose for the tests (Debian packages; run as root)
+	@if ! command -v chromium >/dev/null || ! command -v npm >/dev/null \
+			|| ! command -v docker-compose >/dev/null; then \
 		if [ "$$(id -u)" != 0 ]; then \
-			echo "make system-deps: run as root, or install chromium and npm yourself" >&2; \
+			echo "make system-deps: run as root, or install chromium, npm and docker-compose yourself" >&2; \
 			exit 1; fi; \
 		apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null; fi
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			docker-compose >/dev/null; fi
 
 # seldon-core 1.18.2 pins old numpy, protobuf, click and Flask: it gets a venv of its own,
 # with our package on top without dependencies (serving needs only numpy and h5py).
@@ -141,9 +146,72 @@ bench-remote: venv seldon-venv $(VENV)-seldon-keras/.installed ## Remote agent: 
 bench-metrics: venv ## Training time with and without metrics engines
 	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
 
-# --- the Seldon image and Kubernetes (Docker, kubectl and helm are not on the test machine) ---
+# --- Docker: the trainer image and the compose stacks (no Docker on the test machine) ---
 DOCKER_ORG ?= cartpole
 DOCKER_TAG ?= latest
+TRAINER_IMAGE := $(DOCKER_ORG)/cartpole:$(DOCKER_TAG)
+MLFLOW_IMAGE := $(DOCKER_ORG)/cartpole-mlflow:$(DOCKER_TAG)
+TRAIN_ARGS ?= --seed 0
+# Host ports of the stacks (VISDOM_PORT is above); Fluentd's 24224 is fixed.
+MLFLOW_PORT ?= 5000
+KIBANA_PORT ?= 5601
+ELASTICSEARCH_PORT ?= 9200
+# `docker compose` (v2) when Docker has it, else docker-compose 1.29.
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+# The trainers write runs/ and .models/ here as you, not as root.
+COMPOSE_ENV = CARTPOLE_IMAGE=$(TRAINER_IMAGE) CARTPOLE_MLFLOW_IMAGE=$(MLFLOW_IMAGE) \
+	CARTPOLE_UID=$$(id -u) CARTPOLE_GID=$$(id -g) VISDOM_PORT=$(VISDOM_PORT) \
+	MLFLOW_PORT=$(MLFLOW_PORT) KIBANA_PORT=$(KIBANA_PORT) ELASTICSEARCH_PORT=$(ELASTICSEARCH_PORT)
+DC = $(COMPOSE_ENV) $(COMPOSE)
+SELF := $(abspath $(firstword $(MAKEFILE_LIST)))
+
+docker-build: ## Build the trainer image TRAINER_IMAGE (DOCKER_ORG/cartpole:DOCKER_TAG)
+	docker build -t $(TRAINER_IMAGE) .
+
+docker-push: ## Push the trainer image
+	docker push $(TRAINER_IMAGE)
+
+train-docker: ## Train in the trainer container (TRAIN_ARGS); runs/ and .models/ land here
+	@mkdir -p runs .models
+	$(DC) --profile train run --rm trainer train $(TRAIN_ARGS)
+
+docker-visdom: ## Visdom on VISDOM_PORT: a container, or a local process when there is no Docker
+	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
+		$(DC) --profile visdom up -d visdom && \
+		echo "Visdom: http://localhost:$(VISDOM_PORT) (make docker-down stops it)"; \
+	else \
+		echo "no Docker engine: starting Visdom as a local process instead"; \
+		$(MAKE) -f $(SELF) --no-print-directory visdom; \
+	fi
+
+train-docker-visdom: ## Stack visdom: Visdom container + a trainer logging to it
+	@mkdir -p runs .models
+	$(DC) --profile visdom up -d visdom
+	@echo "Visdom: http://localhost:$(VISDOM_PORT)"
+	$(DC) --profile visdom run --rm trainer-visdom train $(TRAIN_ARGS)
+	@echo "Visdom: http://localhost:$(VISDOM_PORT) (make docker-down stops the stack)"
+
+train-docker-efk: ## Stack efk: Elasticsearch, Kibana, Fluentd, dashboard; trainer logs via fluentd
+	@mkdir -p runs .models
+	$(DC) --profile efk up -d elasticsearch kibana fluentd
+	$(DC) --profile efk run --rm efk-init
+	$(DC) --profile efk run --rm trainer-efk train $(TRAIN_ARGS)
+	@echo "Kibana: http://localhost:$(KIBANA_PORT)/app/dashboards (dashboard: cartpole training)"
+
+train-docker-mlflow: ## Stack mlflow: MLflow server (SQLite + artifacts volume) + a trainer logging to it
+	@mkdir -p runs .models
+	$(DC) --profile mlflow up -d mlflow
+	$(DC) --profile mlflow run --rm trainer-mlflow train $(TRAIN_ARGS)
+	@echo "MLflow: http://localhost:$(MLFLOW_PORT) (experiment cartpole)"
+
+train-docker-modeldb: ## ModelDB is replaced by MLflow: runs the mlflow stack
+	@echo "ModelDB (the 2018 tracking store) is replaced by MLflow: running make train-docker-mlflow"
+	@$(MAKE) -f $(SELF) --no-print-directory train-docker-mlflow
+
+docker-down: ## Stop every compose stack (volumes are kept; add -v by hand to drop them)
+	$(DC) --profile train --profile visdom --profile efk --profile mlflow down
+
+# --- the Seldon image and Kubernetes (Docker, kubectl and helm are not on the test machine) ---
 MODEL_FILE ?= .models/cartpole-rl-remote.h5
 MODEL_META ?= $(basename $(MODEL_FILE)).json
 SELDON_IMAGE := $(DOCKER_ORG)/cartpole-rl-remote:$(DOCKER_TAG)
