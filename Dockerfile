@@ -4,8 +4,9 @@
 #   make docker-build                        # cartpole/cartpole:latest
 #   docker build -t acme/cartpole:v1 .       # the same by hand
 #   docker build --target mlflow -t acme/cartpole-mlflow:v1 .   # the MLflow server
-# Stages: build (a venv in /opt/venv, compilers and npm) -> trainer (the default, last),
-# and mlflow (an MLflow server whose version matches the trainer's client).
+# Stages: build (a venv in /opt/venv, and npm) -> runtime (that venv on a clean base,
+# non-root) -> trainer (the default, last); polyaxon (runtime + Polyaxon's client and
+# polyaxon/entry.py); mlflow (an MLflow server whose version matches the client).
 
 ARG PYTHON_IMAGE=python:3.11.10-slim-bookworm
 
@@ -57,8 +58,8 @@ CMD ["mlflow", "server", "--host", "0.0.0.0", "--port", "5000", \
      "--backend-store-uri", "sqlite:////mlflow/mlflow.db", \
      "--artifacts-destination", "/mlflow/artifacts"]
 
-# --- trainer: the runtime (the default target) --------------------------------------
-FROM ${PYTHON_IMAGE} AS trainer
+# --- runtime: the venv on a clean base, non-root ------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH \
@@ -76,3 +77,16 @@ WORKDIR /app
 # Visdom 8097, cartpole serve 9000, Ray's dashboard 8265.
 EXPOSE 8097 9000 8265
 CMD ["cartpole", "train"]
+
+# --- polyaxon: the runtime with Polyaxon's client and polyaxon/entry.py ------------
+FROM runtime AS polyaxon
+USER 0
+COPY polyaxon/requirements.txt /tmp/polyaxon-requirements.txt
+RUN pip install --no-cache-dir -r /tmp/polyaxon-requirements.txt \
+ && rm /tmp/polyaxon-requirements.txt
+COPY polyaxon/entry.py /app/polyaxon/entry.py
+USER 1000
+CMD ["python", "/app/polyaxon/entry.py"]
+
+# --- trainer: the default target ------------------------------------------------------
+FROM runtime AS trainer

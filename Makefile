@@ -23,7 +23,7 @@ endif
 VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)}'
 
 .DEFAULT_GOAL := help
-.PHONY: help venv seldon-venv seldon-build seldon-push seldon-render gke-seldon-install \
+.PHONY: help venv seldon-venv polyaxon-venv seldon-build seldon-push seldon-render gke-seldon-install \
 	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps \
 	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
 	train-docker-mlflow train-docker-modeldb docker-down test lint train train-dev visdom visdom-stop report bench \
@@ -65,12 +65,19 @@ $(SELDON_VENV)/.installed: seldon/requirements.txt pyproject.toml
 	$(SELDON_VENV)/bin/python -m pip install --quiet --no-deps -e . 2>/dev/null
 	touch $@
 
-test: system-deps venv seldon-venv ## Lint and run the test suite
-	$(BIN)/ruff check cartpole tests benchmarks
+# The polyaxon CLI and client (polyaxon/requirements.txt): the tests run `polyaxon check`
+# and polyaxon/entry.py with it.
+polyaxon-venv: .venv-polyaxon/.installed ## Create .venv-polyaxon: the polyaxon CLI and client
+
+.venv-polyaxon/.installed: polyaxon/requirements.txt
+	$(MAKE) --no-print-directory -C polyaxon cli PYTHON=$(PYTHON)
+
+test: system-deps venv seldon-venv polyaxon-venv ## Lint and run the test suite
+	$(BIN)/ruff check cartpole tests benchmarks polyaxon
 	$(BIN)/pytest
 
 lint: venv ## Lint only
-	$(BIN)/ruff check cartpole tests benchmarks
+	$(BIN)/ruff check cartpole tests benchmarks polyaxon
 
 train: venv ## Train CartPole-v1 with the defaults (stops once solved)
 	$(BIN)/cartpole train --seed 0
@@ -248,4 +255,4 @@ gke-seldon-uninstall: ## Uninstall the Seldon Core operator
 	helm uninstall seldon-core --namespace seldon-system
 
 clean: ## Remove the venv, caches, runs and models
-	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .pytest_cache .ruff_cache runs .models *.egg-info
+	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .venv-polyaxon .pytest_cache .ruff_cache runs .models *.egg-info

@@ -167,7 +167,7 @@ def test_the_healthchecks_use_tools_their_images_have():
     assert svcs["visdom"]["healthcheck"]["test"][1] == "wget"
     assert svcs["mlflow"]["healthcheck"]["test"][1] == "python"
     dockerfile = (ROOT / "Dockerfile").read_text()
-    trainer_stage = dockerfile.split("AS trainer", 1)[1]
+    trainer_stage = dockerfile.split("AS runtime", 1)[1].split("AS polyaxon", 1)[0]
     assert "install -y --no-install-recommends wget" in trainer_stage
     code = svcs["mlflow"]["healthcheck"]["test"][-1]
     compile(code, "healthcheck", "exec")
