@@ -154,7 +154,8 @@ Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials fail
 @click.option("--backend", type=click.Choice(["local", "ray"]), default="local",
               show_default=True, help="Where trials run: local processes, or a Ray cluster.")
 @click.option("--ray-address", default=None,
-              help="Ray cluster to join with --backend ray.  [default: start a local Ray]")
+              help="Ray cluster to join with --backend ray (host:port, ray://..., or auto).  "
+                   "[default: $RAY_ADDRESS, else start a local Ray]")
 @click.option("--resume", default=None, metavar="GROUP",
               help="Rerun only the trials of GROUP that did not complete.  [default: none]")
 @click.option("--keep-top", type=click.IntRange(min=1), default=None,

@@ -45,12 +45,19 @@ def _train_task(job: dict[str, Any], threads: int) -> dict[str, bytes]:
                 if (trial_dir / name).exists()}
 
 
+def cluster_address(address: str | None) -> str | None:
+    """The cluster to join: --ray-address, else $RAY_ADDRESS (set inside Ray jobs and
+    KubeRay pods), else None for a private local Ray."""
+    return address or os.environ.get("RAY_ADDRESS") or None
+
+
 def check_ray(address: str | None) -> None:
     """Fail early, before anything is written, when Ray or its cluster is out of reach."""
     try:
         import ray  # noqa: F401
     except ImportError:
         raise ConfigError("--backend ray needs Ray: pip install 'cartpole[ray]'") from None
+    address = cluster_address(address)
     if not address or address == "auto" or "://" in address:
         return
     host, _, port = address.rpartition(":")
@@ -100,8 +107,9 @@ class RayBackend:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
         temp_dir = None
-        if self.address:
-            kwargs["address"] = self.address
+        address = cluster_address(self.address)
+        if address:
+            kwargs["address"] = address
         else:
             # A private local Ray: no token in the user's home, no state left in /tmp/ray.
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -112,7 +120,7 @@ class RayBackend:
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
-            raise ConfigError(f"cannot reach the Ray cluster at {self.address}: {exc}") from None
+            raise ConfigError(f"cannot reach the Ray cluster at {address}: {exc}") from None
         return temp_dir
 
     def _finish(self, ray: Any, ref: Any, job: Job, on_update: UpdateFn) -> None:

@@ -89,3 +89,19 @@ def test_unreachable_cluster_is_a_clean_error(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"Error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ray_address_from_the_environment_is_joined(tmp_path):
+    """Inside a Ray job or a KubeRay pod, $RAY_ADDRESS names the cluster to join."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+    proc = subprocess.run([EXE, "train", "--backend", "ray"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"Error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"]
+    assert list(tmp_path.iterdir()) == []
