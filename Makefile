@@ -26,7 +26,8 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 .PHONY: help venv seldon-venv polyaxon-venv seldon-build seldon-push seldon-render gke-seldon-install \
 	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps \
 	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
-	train-docker-mlflow train-docker-modeldb docker-down test lint train train-dev visdom visdom-stop report bench \
+	train-docker-mlflow train-docker-modeldb docker-down gke-ray-install gke-ray-render \
+	gke-ray-cartpole gke-ray-logs gke-ray-fetch gke-ray-cartpole-delete gke-ray-uninstall test lint train train-dev visdom visdom-stop report bench \
 	bench-solve bench-grid bench-metrics bench-serve-stacks bench-remote run-dev run-dev-router-agent \
 	clean
 
@@ -253,6 +254,43 @@ gke-seldon-cartpole-delete: ## Delete the SELDON_MODEL_TYPE graph
 
 gke-seldon-uninstall: ## Uninstall the Seldon Core operator
 	helm uninstall seldon-core --namespace seldon-system
+
+# --- the grid on KubeRay (kuberay/; kubectl and helm pointed at your cluster) ---
+KUBERAY_VERSION ?= 1.5.1
+KUBERAY_NAMESPACE ?= ray-system
+RAY_NAMESPACE ?= default
+KUBERAY_MANIFEST ?= rayjob
+KUBERAY_RENDER = IMAGE=$(TRAINER_IMAGE) envsubst '$$IMAGE' < kuberay/$(1).yaml
+
+gke-ray-install: ## Install the KubeRay operator KUBERAY_VERSION with helm (namespace ray-system)
+	helm repo add kuberay https://ray-project.github.io/kuberay-helm/
+	helm repo update kuberay
+	helm upgrade --install kuberay-operator kuberay/kuberay-operator \
+		--version $(KUBERAY_VERSION) --namespace $(KUBERAY_NAMESPACE) --create-namespace
+
+gke-ray-render: ## Print kuberay/KUBERAY_MANIFEST.yaml (rayjob|runs-pvc|fetch-pod) with the image name
+	@$(call KUBERAY_RENDER,$(KUBERAY_MANIFEST))
+
+gke-ray-cartpole: ## Run the grid as a RayJob on a cluster KubeRay makes for it (image TRAINER_IMAGE)
+	$(call KUBERAY_RENDER,runs-pvc) | kubectl apply -n $(RAY_NAMESPACE) -f -
+	$(call KUBERAY_RENDER,rayjob) | kubectl apply -n $(RAY_NAMESPACE) -f -
+	@echo "follow it: make gke-ray-logs; results: make gke-ray-fetch"
+
+gke-ray-logs: ## Follow the RayJob's driver output (the grid's progress)
+	kubectl logs -n $(RAY_NAMESPACE) -f job/cartpole-grid
+
+gke-ray-fetch: ## Copy the grid's runs/ and .models/ from the cluster into runs-kuberay/
+	$(call KUBERAY_RENDER,fetch-pod) | kubectl apply -n $(RAY_NAMESPACE) -f -
+	kubectl wait -n $(RAY_NAMESPACE) --for=condition=Ready pod/cartpole-runs-fetch --timeout=300s
+	kubectl cp -n $(RAY_NAMESPACE) cartpole-runs-fetch:/data runs-kuberay
+	kubectl delete -n $(RAY_NAMESPACE) pod/cartpole-runs-fetch --wait=false
+	@echo "runs-kuberay/runs/<group>/ and runs-kuberay/models/cartpole-rl-remote.h5"
+
+gke-ray-cartpole-delete: ## Delete the RayJob and its cluster (the volume cartpole-runs stays)
+	$(call KUBERAY_RENDER,rayjob) | kubectl delete -n $(RAY_NAMESPACE) --ignore-not-found -f -
+
+gke-ray-uninstall: ## Uninstall the KubeRay operator
+	helm uninstall kuberay-operator --namespace $(KUBERAY_NAMESPACE)
 
 clean: ## Remove the venv, caches, runs and models
 	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .venv-polyaxon .pytest_cache .ruff_cache runs .models *.egg-info

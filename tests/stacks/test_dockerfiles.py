@@ -57,12 +57,14 @@ def test_trainer_image_is_multi_stage_slim_pinned_and_not_root():
     assert base == [re.search(r"FROM (python:\S+)", (ROOT / "seldon/Dockerfile").read_text())
                     .group(1)], "one pinned base for both images"
     assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[0])
-    trainer = stages["trainer"]
-    assert "COPY --from=build /opt/venv /opt/venv" in trainer
-    assert "npm" not in trainer and "build-essential" not in trainer
-    users = re.findall(r"^USER\s+(\S+)", trainer, flags=re.M)
-    assert users and users[-1].isdigit() and int(users[-1]) > 0
-    assert re.findall(r"^USER\s+(\S+)", stages["mlflow"], flags=re.M)[-1] == "1000"
+    assert stages["trainer"].split("\n", 1)[0].startswith("runtime AS trainer")
+    runtime = stages["runtime"]
+    assert runtime.startswith("${PYTHON_IMAGE} AS runtime")
+    assert "COPY --from=build /opt/venv /opt/venv" in runtime
+    assert "npm" not in runtime and "build-essential" not in runtime
+    for stage in ("runtime", "polyaxon", "mlflow"):  # each ends as a non-root user
+        users = re.findall(r"^USER\s+(\S+)", stages[stage], flags=re.M)
+        assert users and users[-1].isdigit() and int(users[-1]) > 0, stage
 
 
 def _extra(name: str) -> list[Requirement]:
@@ -73,6 +75,8 @@ def _extra(name: str) -> list[Requirement]:
 def test_pinned_versions_fit_the_package_ranges():
     args = _args((ROOT / "Dockerfile").read_text())
     assert len(set(args["MLFLOW_VERSION"])) == 1, "client and server stages must agree"
+    kuberay = (ROOT / "kuberay/rayjob.yaml").read_text()
+    assert f"rayVersion: \"{args['RAY_VERSION'][0]}\"" in kuberay
     ray = next(r for r in _extra("ray") if r.name == "ray")
     assert args["RAY_VERSION"][0] in ray.specifier
     mlflow = next(r for r in _extra("mlflow") if r.name == "mlflow-skinny")
