@@ -44,16 +44,23 @@ $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 		-e '.[$(EXTRAS)]'
 	touch $@
 
+# Only what is missing: a Node.js from outside Debian already has npm, and Debian's npm
+# package would conflict with it. docker-compose without its recommended engine.
 system-deps: ## Chromium, npm and docker-compose for the tests (Debian packages; run as root)
-	@if ! command -v chromium >/dev/null || ! command -v npm >/dev/null \
-			|| ! command -v docker-compose >/dev/null; then \
+	@full=""; bare=""; \
+	command -v chromium >/dev/null || full="$$full chromium"; \
+	command -v npm >/dev/null || full="$$full npm"; \
+	command -v docker-compose >/dev/null || bare="docker-compose"; \
+	if [ -n "$$full$$bare" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
-			echo "make system-deps: run as root, or install chromium, npm and docker-compose yourself" >&2; \
+			echo "make system-deps: run as root, or install$$full $$bare yourself" >&2; \
 			exit 1; fi; \
-		apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium npm >/dev/null && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			docker-compose >/dev/null; fi
+		apt-get update -qq || exit 1; \
+		if [ -n "$$full" ]; then DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq $$full >/dev/null || exit 1; fi; \
+		if [ -n "$$bare" ]; then DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $$bare >/dev/null || exit 1; fi; \
+	fi
 
 # seldon-core 1.18.2 pins old numpy, protobuf, click and Flask: it gets a venv of its own,
 # with our package on top without dependencies (serving needs only numpy and h5py).
