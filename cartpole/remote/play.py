@@ -128,6 +128,7 @@ class Lane:
         self.obs = np.asarray(obs, dtype=np.float64).ravel()
         self.score, self.steps, self.started = 0.0, 0, time.perf_counter()
         self.branches: Counter[int] = Counter()
+        self.answers: dict[int, Reply] = {}  # each branch's last answer in this episode
         self.frames: list[Any] = [self._frame()] if self.record else []
         self.active = True
 
@@ -141,7 +142,9 @@ class Lane:
         self.score += float(reward)
         self.steps += 1
         if reply.routing:
-            self.branches[int(next(iter(reply.routing.values())))] += 1
+            branch = int(next(iter(reply.routing.values())))
+            self.branches[branch] += 1
+            self.answers[branch] = reply
         if self.record and self.steps % GIF_EVERY == 0 and len(self.frames) < GIF_MAX_FRAMES:
             self.frames.append(self._frame())
         self.active = not (terminated or truncated)
@@ -152,8 +155,19 @@ class Lane:
         a number in [0, 1] for CartPole that a Thompson router can take as a success rate."""
         return self.score / self.limit if self.limit else self.score
 
+    def branch(self) -> int | None:
+        """The branch of a router graph that answered most of the episode's steps."""
+        return self.branches.most_common(1)[0][0] if self.branches else None
+
+    def feedback_reply(self, last: Reply) -> Reply:
+        """The answer an episode's feedback sends back: the last one from the branch that
+        played most of the episode, so that the router credits that branch (the very last
+        answer may come from another branch, called in after the pole was lost)."""
+        branch = self.branch()
+        return last if branch is None else self.answers[branch]
+
     def finish(self, tally: Tally) -> Episode:
-        branch = self.branches.most_common(1)[0][0] if self.branches else None
+        branch = self.branch()
         episode = tally.finish(self.runner, self.seed, self.score, self.steps,
                                time.perf_counter() - self.started, branch)
         if self.record and self.cfg.record_dir is not None:
@@ -202,7 +216,8 @@ def drive(lanes: list[Lane], client: Client, tally: Tally, feedback: str) -> Non
                 if ended:
                     lane.finish(tally)
                     if feedback == "episode":
-                        client.feedback(lane.obs[None, :], reply, lane.episode_reward())
+                        client.feedback(lane.obs[None, :], lane.feedback_reply(reply),
+                                        lane.episode_reward())
             if feedback == "step":
                 client.feedback(rows, reply, float(np.mean(rewards)))
     except RemoteError as exc:

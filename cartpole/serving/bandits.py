@@ -68,7 +68,9 @@ class Bandit:
 
 
 class EpsilonGreedy(Bandit):
-    """With probability ``epsilon`` a random branch, else the best mean reward so far."""
+    """A branch that has had no reward yet first; then, with probability ``epsilon``, a
+    random branch, else the best mean reward so far. Without that first try, the first
+    reward, however poor, would win against branches still at zero."""
 
     def __init__(self, n_branches: Any = 3, epsilon: Any = 0.1, seed: Any = None) -> None:
         super().__init__(n_branches, seed)
@@ -80,6 +82,9 @@ class EpsilonGreedy(Bandit):
             raise BadRequest(f"epsilon must be in [0, 1], got {self.epsilon}")
 
     def _choose(self) -> int:
+        untried = np.flatnonzero(self.counts == 0)
+        if untried.size:
+            return int(self.rng.choice(untried))
         if self.rng.random() < self.epsilon:
             return int(self.rng.integers(self.n))
         return self._argmax(self.values)

@@ -26,6 +26,16 @@ def test_converges_to_the_rewarded_branch(router):
     assert "cartpole_branch_2_routed" in keys
 
 
+def test_epsilon_greedy_tries_every_branch_before_exploiting():
+    bandit = EpsilonGreedy(3, 0.0, 0)
+    bandit.update(0, 0.02)  # a poor first reward must not win against untried branches
+    assert {bandit.choose() for _ in range(20)} == {1, 2}
+    bandit.update(1, 0.9)
+    assert {bandit.choose() for _ in range(20)} == {2}
+    bandit.update(2, 0.5)
+    assert {bandit.choose() for _ in range(20)} == {1}
+
+
 def test_feedback_routing_as_seldon_dict():
     router = EpsilonGreedyRouter(2, 0.0, 0)
     router.send_feedback([], None, 1.0, None, {"router": 1})
