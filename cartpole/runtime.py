@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import random
 
 import numpy as np
@@ -17,8 +16,7 @@ def configure_tensorflow(threads: int = 1) -> None:
     Thread counts can be set only before TensorFlow runs its first op; later
     calls keep whatever was set first.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from cartpole.agent.backend import tf
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -31,7 +29,7 @@ def configure_tensorflow(threads: int = 1) -> None:
 
 def seed_everything(seed: int) -> None:
     """Seed Python, numpy's global state and TensorFlow/Keras."""
-    import keras
+    from cartpole.agent.backend import keras
 
     random.seed(seed)
     np.random.seed(seed % 2**32)

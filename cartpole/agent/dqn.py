@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from cartpole.agent.backend import keras, tf
 from cartpole.agent.network import build_q_network
 from cartpole.agent.replay import Batch
 from cartpole.config import HParams

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras
+from cartpole.agent.backend import keras
 
 
 def build_q_network(obs_dim: int, n_actions: int, hidden_sizes: Sequence[int],

@@ -9,7 +9,9 @@ and the ``run_end/...`` summary.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from cartpole.metrics.engines import EngineContext
@@ -26,9 +28,22 @@ _SCALARS = {
 }
 
 
+def _without_tensorflow() -> None:
+    """Make TensorBoard write local files with its own stub of TensorFlow's file API.
+
+    Otherwise its writer imports TensorFlow whenever it is installed: seconds and
+    hundreds of MB in processes that never train (``cartpole run``, the group runner).
+    ``tensorboard.compat.notf`` is TensorBoard's own switch for that: when the module
+    exists, the stub is used. Remote log dirs (gs://, s3://) keep the real API.
+    """
+    sys.modules.setdefault("tensorboard.compat.notf", ModuleType("tensorboard.compat.notf"))
+
+
 class TensorBoardSink:
     def __init__(self, context: EngineContext | None = None,
                  logdir: str = "runs/tensorboard") -> None:
+        if "://" not in logdir:
+            _without_tensorflow()
         from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
         context = context or EngineContext()

@@ -1,6 +1,5 @@
 import pytest
 
-from cartpole.config import HParams
 from cartpole.metrics import Recorder
 from cartpole.metrics.engines import EngineContext, build_sinks
 from cartpole.train import TrialSpec, run_trial
@@ -9,13 +8,12 @@ from tests.metrics import remote_examples as ex
 pytest.importorskip("tensorboard")
 
 
-def test_scalars_per_trial_read_back_with_tensorboard(tmp_path):
+def test_scalars_per_trial_read_back_with_tensorboard(tmp_path, quick):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     sinks = build_sinks(("tensorboard",), {"tensorboard": {"logdir": str(tmp_path)}},
                         EngineContext("g", "t003"))
-    hp = HParams(hidden_sizes=(8,), learning_starts=100, train_freq=100, gradient_steps=5,
-                 eval_every=300, eval_episodes=2)
+    hp = quick.hparams()
     out = run_trial(TrialSpec(hparams=hp, steps=700), Recorder(sinks), "g", "t003")
     Recorder(sinks).close()
     acc = EventAccumulator(str(tmp_path / "g" / "t003"))
@@ -54,3 +52,28 @@ def test_remote_run_and_router_demo_scalars(tmp_path):
         [scalar] = acc.Scalars(f"run_end/{key}")
         assert scalar.step == end["episodes"]
         assert scalar.value == pytest.approx(end[key], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_a_process_that_does_not_train_never_imports_tensorflow(tmp_path):
+    """`cartpole run` with the tensorboard engine must not pay for TensorFlow."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from cartpole.metrics.engines import EngineContext, build_sinks\n"
+        "from cartpole.metrics import Recorder\n"
+        "from tests.metrics import remote_examples as ex\n"
+        f"sinks = build_sinks(('tensorboard',), {{'tensorboard': {{'logdir': {str(tmp_path)!r}}}}},"
+        " EngineContext('run-x', 'agent'))\n"
+        "recorder = Recorder(sinks)\n"
+        "for event in ex.a_run():\n"
+        "    recorder.write(event)\n"
+        "recorder.close()\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "False"
+    assert list((tmp_path / "run-x" / "agent").glob("events.out.tfevents.*"))
