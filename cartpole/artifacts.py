@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from cartpole import __version__
-from cartpole.fileio import copy_file, write_json, write_with
+from cartpole.agent.modelfile import METADATA_FILE, MODEL_FILE, read_pair
+from cartpole.fileio import write_json, write_with
+from cartpole.publish import publish_pair, publish_pair_bytes
 
-MODEL_FILE = "model.h5"
-METADATA_FILE = "metadata.json"
 EVENTS_FILE = "events.jsonl"
 RESULT_FILE = "result.json"
 METADATA_FORMAT = "cartpole-model/1"
@@ -35,7 +35,20 @@ def library_versions() -> dict[str, str]:
 
 def save_keras_h5(path: str | Path, obs_dim: int, n_actions: int,
                   hidden_sizes: Sequence[int], weights: Sequence[np.ndarray]) -> None:
-    """Save an MLP with ``weights`` as a Keras .h5 file, atomically."""
+    """Save an MLP with ``weights`` as a Keras .h5 file, atomically (no metadata)."""
+    write_with(path, _keras_writer(obs_dim, n_actions, hidden_sizes, weights))
+
+
+def save_model(h5: Path, meta: Path, obs_dim: int, n_actions: int,
+               hidden_sizes: Sequence[int], weights: Sequence[np.ndarray],
+               metadata: dict[str, Any]) -> None:
+    """Save the .h5 and its metadata as one pair (see ``cartpole/publish.py``)."""
+    publish_pair(h5, meta, _keras_writer(obs_dim, n_actions, hidden_sizes, weights),
+                 _with_versions(metadata))
+
+
+def _keras_writer(obs_dim: int, n_actions: int, hidden_sizes: Sequence[int],
+                  weights: Sequence[np.ndarray]) -> Callable[[Path], None]:
     from cartpole.agent.network import build_q_network
 
     model = build_q_network(obs_dim, n_actions, hidden_sizes)
@@ -53,7 +66,7 @@ def save_keras_h5(path: str | Path, obs_dim: int, n_actions: int,
             finally:
                 absl.logging.set_verbosity(level)
 
-    write_with(path, write)
+    return write
 
 
 def model_paths(file_name: str | Path) -> tuple[Path, Path]:
@@ -65,12 +78,20 @@ def model_paths(file_name: str | Path) -> tuple[Path, Path]:
 
 
 def publish_model(trial_dir: Path, file_name: str | Path) -> tuple[Path, Path]:
-    """Copy a trial's model and metadata to the ``-f`` location."""
+    """Copy a trial's model and metadata to the ``-f`` location, as one pair.
+
+    The trial's pair is read and checked first, so a mixed pair is never copied.
+    """
     h5, meta = model_paths(file_name)
-    copy_file(trial_dir / MODEL_FILE, h5)
-    copy_file(trial_dir / METADATA_FILE, meta)
+    pair = read_pair(trial_dir / MODEL_FILE, trial_dir / METADATA_FILE)
+    publish_pair_bytes(h5, meta, pair.data, pair.metadata or {})
     return h5, meta
 
 
+def _with_versions(data: dict[str, Any]) -> dict[str, Any]:
+    return {"format": METADATA_FORMAT, **data, "versions": library_versions()}
+
+
 def write_metadata(path: Path, data: dict[str, Any]) -> None:
-    write_json(path, {"format": METADATA_FORMAT, **data, "versions": library_versions()})
+    """Metadata of a trial that has no model (it never reached an evaluation)."""
+    write_json(path, _with_versions(data))

@@ -110,6 +110,7 @@ Examples:
   cartpole -e 30 train --gamma 0.9 0.99 --batch_size 32 64 --workers 2
   cartpole train --learning-rate 1e-3:3e-3:3 --hidden-sizes 64,64 128,128 --seeds 3
   cartpole train --resume 20261122-061232-8ff2      rerun the trials that did not complete
+  cartpole train --gamma 0.9:0.99:4 --seeds 3 --dry-run   list the 12 trials, run nothing
   cartpole train --env Acrobot-v1 --steps 100000 -f .models/acrobot
 
 \b
@@ -169,14 +170,17 @@ Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials fail
               help="Record one greedy episode of the best model as a GIF here.  [default: none]")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="TensorFlow threads per trial.")
+@click.option("--dry-run", is_flag=True,
+              help="Check every input and list the trials the command would run, then stop: "
+                   "nothing trains and nothing is written.")
 @click.pass_context
-def train(ctx: click.Context, **options: Any) -> None:
+def train(ctx: click.Context, dry_run: bool, **options: Any) -> None:
     """Train DQN agents, one per hyperparameter combination, and keep the best model.
 
     Greedy evaluations run every --eval-every steps on separately seeded envs;
     each trial keeps its best evaluated model. Progress goes to stdout.
     """
-    from cartpole.session import run_train
+    from cartpole.session import plan_train, run_train
 
     g: GlobalOptions = ctx.obj
     try:
@@ -187,6 +191,9 @@ def train(ctx: click.Context, **options: Any) -> None:
             typed={k for k, v in sources.items() if v is ParameterSource.COMMANDLINE},
             metrics_engines=g.metrics_engines, metrics_config=g.metrics_config)
         n = request.n_trials() if not request.resume else 0  # before expanding anything
+        if dry_run:
+            _print_plan(plan_train(request))
+            return
         if n > CONFIRM_ABOVE and not options["yes"] and not (
                 sys.stdin.isatty() and click.confirm(f"The grid has {n} trials. Run it?")):
             raise ConfigError(f"the grid has {n} trials (more than {CONFIRM_ABOVE}); "
@@ -208,6 +215,14 @@ def train(ctx: click.Context, **options: Any) -> None:
                    f"'cartpole train --resume {outcome.result['group']}' reruns the rest",
                    err=True)
     ctx.exit(outcome.exit_code)
+
+
+def _print_plan(planned: dict[str, Any]) -> None:
+    from cartpole.summary import plan_lines
+
+    for line in plan_lines(planned):
+        click.echo(line)
+    click.echo(json.dumps(planned, separators=(",", ":")))
 
 
 @cli.command(context_settings=CONTEXT)

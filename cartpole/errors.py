@@ -19,3 +19,11 @@ class OutputError(CartpoleError):
 
 class RenderError(CartpoleError):
     """On-screen rendering or recording is not possible here."""
+
+
+class ModelMismatchError(CartpoleError):
+    """A model's .h5 and its metadata .json do not belong together (their digests differ)."""
+
+
+class EventsFileError(OutputError):
+    """A trial's events file cannot be written: the trial stops rather than lose events."""

@@ -1,4 +1,11 @@
-"""Atomic file writes and up-front checks that an output path can be written."""
+"""Atomic, durable file writes and up-front checks that an output path can be written.
+
+A write goes to a temporary file beside its target, which ``os.replace`` then puts in
+place in one step: a reader sees the old file or the new one, never half of one. With
+``durable=True`` (the default) the temporary file is fsynced before the rename and the
+folder after it, so a power cut cannot leave an empty or truncated file under the
+target's name, nor lose the rename once the call has returned.
+"""
 
 from __future__ import annotations
 
@@ -15,19 +22,47 @@ from cartpole.errors import OutputError
 
 
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` at once."""
+def atomic_path(path: str | Path, suffix: str = "", durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` at once
+    (fsynced before the rename, and the folder after it, when ``durable``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+    tmp_path = temp_beside(path, suffix)
     try:
         yield tmp_path
+        if durable:
+            fsync_file(tmp_path)
         os.replace(tmp_path, path)
+        if durable:
+            fsync_dir(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def temp_beside(path: Path, suffix: str = "") -> Path:
+    """A new, empty, hidden file in ``path``'s folder, with the usual permissions."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+    return Path(tmp)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush a file's data and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to the disk."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:
@@ -36,13 +71,18 @@ def _umask() -> int:
     return mask
 
 
-def write_text(path: str | Path, text: str) -> None:
-    with atomic_path(path) as tmp:
+def write_text(path: str | Path, text: str, durable: bool = True) -> None:
+    with atomic_path(path, durable=durable) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_json(path: str | Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+def write_json(path: str | Path, data: Any, durable: bool = True) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n", durable)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    with atomic_path(path, suffix=Path(path).suffix) as tmp:
+        tmp.write_bytes(data)
 
 
 def copy_file(src: str | Path, dst: str | Path) -> None:

@@ -30,6 +30,11 @@ class Selector:
     When an evaluation reaches the reward threshold, ``confirm_seeds`` more episodes
     are played; if the mean over all of them still reaches it, that snapshot is
     *confirmed*: it becomes the kept model and training may stop.
+
+    ``solved_at`` names the evaluation that solved the task: the first whose
+    confirmation held, or, when confirmation is off (``confirm=False`` or no
+    ``confirm_seeds``), the first that reached the threshold. An evaluation that
+    reached it but failed its confirmation does not count.
     """
 
     def __init__(self, envs: Sequence[gym.Env], seeds: Sequence[int],
@@ -53,19 +58,21 @@ class Selector:
         record: dict[str, Any] = {"step": step, "eval_mean": result.mean,
                                   "eval_std": result.std, "seconds": round(self.elapsed(), 3)}
         reached = self.threshold is not None and result.mean >= self.threshold
-        if reached and self.solved_at is None:
-            self.solved_at = (step, self.elapsed())
+        confirming = confirm and bool(self.confirm_seeds)
+        solved = reached and not confirming
         snapshot: Snapshot | None = None
         if self.best is None or result.mean > self.best.score:
             snapshot = Snapshot(step, result.mean, result.std, weights())
-        if reached and confirm and self.confirm_seeds:
+        if reached and confirming:
             extra = evaluate(self.envs, act, self.confirm_seeds)
             overall = float(np.mean([*result.returns, *extra.returns]))
             record["confirm_mean"] = overall
             if overall >= self.threshold:  # type: ignore[operator]
                 snapshot = snapshot or Snapshot(step, result.mean, result.std, weights())
                 snapshot.confirmed_score = overall
-                self.confirmed = True
+                self.confirmed = solved = True
+        if solved and self.solved_at is None:
+            self.solved_at = (step, self.elapsed())
         if snapshot is not None:
             self.best = snapshot
         record["best"] = self.best.score if self.best else None

@@ -158,6 +158,24 @@ def make_backend(request: TrainRequest, n_jobs: int) -> Any:
     return LocalBackend(request.workers, request.threads)
 
 
+def plan_train(request: TrainRequest) -> dict[str, Any]:
+    """``--dry-run``: check everything and return the planned trials, as the JSON result
+    would list them, without training or writing anything."""
+    from cartpole.grid.runner import combo_label
+
+    request.validate()
+    plan = request.plan()
+    group_dir = Path(request.runs_dir) / plan.group
+    names = plan.options.get("varying", [])
+    trials = [{"trial": t.trial,
+               "status": "completed" if t.is_complete(group_dir) else "planned",
+               "seed": t.spec.seed, "steps": t.spec.step_budget, "episodes": t.spec.episodes,
+               "label": combo_label(t.spec.hparams.to_dict(), names),
+               "hparams": t.spec.hparams.to_dict()} for t in plan.trials]
+    return {"group": plan.group, "state": "planned", "model": None, "score": None,
+            "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials}
+
+
 def run_train(request: TrainRequest) -> GroupOutcome:
     """Run (or resume) a group, publish its best model, record a GIF if asked."""
     request.validate()

@@ -1,9 +1,10 @@
-"""Stop requests (Ctrl-C, SIGTERM) as a flag that the training loop checks.
+"""Stop requests (Ctrl-C, SIGTERM, or ``request_stop``) as a flag the training loop checks.
 
 A KeyboardInterrupt raised at an arbitrary point can land inside TensorFlow's C
 code, which turns it into an unrelated SystemError. While a trial trains, the
 signals only set this flag, and the loop stops at the next step boundary, keeping
-the best model so far.
+the best model so far. ``request_stop`` does the same from any thread: the Ray
+backend's tasks, which no signal of the user's reaches, stop this way.
 """
 
 from __future__ import annotations
@@ -13,21 +14,38 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+_ACTIVE: set[threading.Event] = set()
+_LOCK = threading.Lock()
+
+
+def request_stop() -> None:
+    """Ask every trial training in this process to stop, as SIGTERM would."""
+    with _LOCK:
+        for flag in _ACTIVE:
+            flag.set()
+
 
 @contextmanager
 def stop_requests() -> Iterator[threading.Event]:
-    """Within the block, SIGINT and SIGTERM set the returned event instead of raising."""
+    """Within the block, SIGINT, SIGTERM and ``request_stop`` set the returned event
+    instead of raising (signals only in the main thread, where Python handles them)."""
     flag = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def request(signum: int, frame: object) -> None:
-        flag.set()
-
-    previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    with _LOCK:
+        _ACTIVE.add(flag)
     try:
-        yield flag
+        if threading.current_thread() is not threading.main_thread():
+            yield flag
+            return
+
+        def request(signum: int, frame: object) -> None:
+            flag.set()
+
+        previous = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield flag
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        with _LOCK:
+            _ACTIVE.discard(flag)

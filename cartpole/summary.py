@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cartpole.grid.leaderboard import rank_combinations
+from cartpole.grid.leaderboard import rank_combinations, undelivered
 
 
 def _num(value: float | None, spec: str = ".1f") -> str:
@@ -32,18 +32,44 @@ def summary_lines(result: dict[str, Any], records: list[dict[str, Any]]) -> list
         lines += _table(["rank", "combination", "seeds", "score", "steps", "seconds",
                          "status"], rows)
     best = next((r for r in records if r["trial"] == result.get("trial")), None)
+    lost = _undelivered(records)
     if best is None:
-        lines.append(f"no trial completed ({result['state']}); nothing was published")
+        lines.append(f"no trial completed ({result['state']}); nothing was published{lost}")
         return lines
     solved = (f"solved at step {best['solved_at_step']}" if best.get("solved_at_step")
               else "not solved")
     lines.append(f"{result['state']}: best {best['trial']} {solved}; {best['steps']} steps, "
                  f"{best['episodes']} episodes in {best['seconds']:.1f} s; best evaluation "
-                 f"{best['score']:.1f} ± {best['score_std']:.1f}; model: {result['model']}")
+                 f"{best['score']:.1f} ± {best['score_std']:.1f}; model: {result['model']}"
+                 f"{lost}")
     if result.get("gif"):
         lines.append(f"recorded a greedy episode (score {result['gif_score']:.0f}) "
                      f"to {result['gif']}")
     return lines
+
+
+def _undelivered(records: list[dict[str, Any]]) -> str:
+    """``; 123 events undelivered (visdom); see events.jsonl of t000, t001``, or nothing."""
+    lost = undelivered(records)
+    if not lost:
+        return ""
+    engines = (next(iter(lost)) if len(lost) == 1
+               else ", ".join(f"{name} {n}" for name, n in lost.items()))
+    trials = [r["trial"] for r in records if r.get("undelivered")]
+    return (f"; {sum(lost.values())} events undelivered ({engines}); "
+            f"see events.jsonl of {', '.join(trials)}")
+
+
+def plan_lines(planned: dict[str, Any]) -> list[str]:
+    """``--dry-run``: a table of the planned trials and one closing line."""
+    trials = planned["trials"]
+    rows = [[t["trial"], t["status"], str(t["seed"]),
+             f"{t['steps']} steps" if t["steps"] is not None else f"{t['episodes']} episodes",
+             t["label"] or "defaults"] for t in trials]
+    to_run = sum(t["status"] != "completed" for t in trials)
+    return [*_table(["trial", "status", "seed", "budget", "combination"], rows),
+            f"dry run: group {planned['group']} would run {to_run} of {len(trials)} trials; "
+            "nothing was trained or written"]
 
 
 def status_lines(data: dict[str, Any]) -> list[str]:

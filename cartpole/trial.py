@@ -1,4 +1,10 @@
-"""Run one trial into its run folder: model, metadata, events and result."""
+"""Run one trial into its run folder: model, metadata, events and result.
+
+A rerun (``--resume``) may find the best-so-far model of an earlier, interrupted
+attempt in the folder; the runner passes its figures as ``previous``. The rerun's
+model replaces it only if it is at least as good (``improves``); otherwise the
+earlier pair stays and the result says so (``kept``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,10 @@ from cartpole.metrics import Recorder, Sink
 from cartpole.metrics.jsonl import JsonLinesSink
 from cartpole.train import ProgressFn, TrialOutcome, TrialSpec, run_trial
 
+# What a result takes from the earlier attempt whose model it keeps.
+MODEL_FIGURES = ("score", "score_std", "best_step", "confirmed_score", "solved",
+                 "solved_at_step", "solved_at_seconds")
+
 
 def train_into(
     spec: TrialSpec,
@@ -22,32 +32,59 @@ def train_into(
     sinks: list[Sink] | None = None,
     on_progress: ProgressFn | None = None,
     extra: dict[str, Callable[[], Any]] | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train, then write the trial's files atomically; return its result record."""
+    """Train, then write the trial's files atomically; return its result record.
+
+    An error writing ``events.jsonl`` stops the trial (EventsFileError). The result's
+    ``undelivered`` maps each metrics engine that gave up on events to their number.
+    """
     info = describe(spec.env_id, spec.max_episode_steps)
     trial_dir.mkdir(parents=True, exist_ok=True)
     recorder = Recorder([JsonLinesSink(trial_dir / artifacts.EVENTS_FILE), *(sinks or [])])
     try:
         outcome = run_trial(spec, recorder, group, trial, on_progress)
-        saved = _save(spec, outcome, info, trial_dir, group, trial)
-        recorder.log_artifacts(saved)
+        keep_previous = previous is not None and not improves(outcome, previous)
+        if keep_previous:  # on a Ray worker the earlier files are on the driver only
+            kept = [trial_dir / artifacts.MODEL_FILE, trial_dir / artifacts.METADATA_FILE]
+            saved = [path for path in kept if path.exists()]
+        else:
+            saved = _save(spec, outcome, info, trial_dir, group, trial)
+        if saved:
+            recorder.log_artifacts(saved)
     finally:
-        recorder.close()
+        undelivered = recorder.close()
     result = result_record(spec, outcome, trial, trial_dir)
+    if keep_previous:
+        assert previous is not None
+        result.update({k: previous[k] for k in MODEL_FIGURES if k in previous},
+                      kept="previous", rerun_score=outcome.best_score)
+    result["undelivered"] = undelivered
     result.update({name: measure() for name, measure in (extra or {}).items()})
     write_json(trial_dir / artifacts.RESULT_FILE, result)
     return result
 
 
+def improves(outcome: TrialOutcome, previous: dict[str, Any]) -> bool:
+    """Whether this attempt's model should replace an earlier attempt's.
+
+    Both were evaluated on the same seeded episodes (same plan, same seed), so their
+    scores compare directly. A confirmed model beats an unconfirmed one, as in
+    ``Selector``; then the higher score wins, and a tie goes to the newer attempt.
+    """
+    if outcome.best_weights is None or outcome.best_score is None:
+        return False
+    new = (outcome.confirmed_score is not None, outcome.best_score)
+    old = (previous.get("confirmed_score") is not None,
+           previous.get("score") if previous.get("score") is not None else float("-inf"))
+    return new >= old
+
+
 def _save(spec: TrialSpec, outcome: TrialOutcome, info: EnvInfo, trial_dir: Path,
           group: str, trial: str) -> list[Path]:
-    """Write the best model (if any) and the metadata; return the paths written."""
-    saved: list[Path] = []
-    if outcome.best_weights is not None:
-        artifacts.save_keras_h5(trial_dir / artifacts.MODEL_FILE, info.obs_dim, info.n_actions,
-                                spec.hparams.hidden_sizes, outcome.best_weights)
-        saved.append(trial_dir / artifacts.MODEL_FILE)
-    artifacts.write_metadata(trial_dir / artifacts.METADATA_FILE, {
+    """Write the best model (if any) and its metadata as a pair; return the paths."""
+    h5, meta = trial_dir / artifacts.MODEL_FILE, trial_dir / artifacts.METADATA_FILE
+    metadata = {
         "group": group,
         "trial": trial,
         "env_id": spec.env_id,
@@ -64,9 +101,13 @@ def _save(spec: TrialSpec, outcome: TrialOutcome, info: EnvInfo, trial_dir: Path
         "confirmed_over_episodes": spec.hparams.eval_episodes + spec.confirm_episodes
         if outcome.confirmed_score is not None else None,
         "best_step": outcome.best_step,
-    })
-    saved.append(trial_dir / artifacts.METADATA_FILE)
-    return saved
+    }
+    if outcome.best_weights is None:
+        artifacts.write_metadata(meta, metadata)
+        return [meta]
+    artifacts.save_model(h5, meta, info.obs_dim, info.n_actions, spec.hparams.hidden_sizes,
+                         outcome.best_weights, metadata)
+    return [h5, meta]
 
 
 def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,

@@ -47,7 +47,7 @@ def test_threshold_needs_confirmation_before_stopping():
     envs = [SeedReward() for _ in range(4)]
     sel = Selector(envs, [10] * 4, [0] * 4, threshold=6.0)
     rec = sel.evaluate(100, _act, _weights(1), confirm=True)
-    assert sel.solved_at[0] == 100  # solved counts at the first evaluation that reaches it
+    assert sel.solved_at is None  # reached, but its confirmation failed: not solved yet
     assert rec["confirm_mean"] == 5.0
     assert not sel.confirmed
     assert sel.best.confirmed_score is None
@@ -58,7 +58,7 @@ def test_threshold_needs_confirmation_before_stopping():
     assert sel.confirmed
     assert sel.best.step == 200
     assert sel.best.confirmed_score == 7.5
-    assert sel.solved_at[0] == 100
+    assert sel.solved_at[0] == 200  # the evaluation whose confirmation held
 
 
 def test_no_confirmation_when_not_asked():

@@ -1,23 +1,34 @@
-"""Read a Keras .h5 model's Dense weights with h5py alone (no TensorFlow)."""
+"""Read a Keras .h5 model's Dense weights with h5py alone (no TensorFlow).
+
+The file is checked against its metadata's digest first (``modelfile.read_pair``):
+a ``.h5`` whose ``.json`` describes another model raises ModelMismatchError.
+"""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from cartpole.agent.modelfile import read_pair
 from cartpole.agent.policy import NumpyPolicy
 
 
 def read_dense_weights(path: str | Path) -> list[np.ndarray]:
     """Kernels and biases in layer order, from ``model_weights/<layer>/.../{kernel,bias}``."""
-    with h5py.File(path, "r") as f:
+    return dense_weights(read_pair(path).data, path)
+
+
+def dense_weights(data: bytes, name: str | Path = "<bytes>") -> list[np.ndarray]:
+    """The Dense weights of a Keras .h5 held in memory (``name`` is for errors only)."""
+    with h5py.File(io.BytesIO(data), "r") as f:
         root = f.get("model_weights", f)
         names = [n.decode() if isinstance(n, bytes) else n
                  for n in root.attrs.get("layer_names", list(root.keys()))]
         weights: list[np.ndarray] = []
-        for name in names:
+        for layer in names:
             found: dict[str, np.ndarray] = {}
 
             def visit(key: str, obj: object, found: dict[str, np.ndarray] = found) -> None:
@@ -26,11 +37,11 @@ def read_dense_weights(path: str | Path) -> list[np.ndarray]:
                     if leaf in ("kernel", "bias"):
                         found[leaf] = obj[()]
 
-            root[name].visititems(visit)
+            root[layer].visititems(visit)
             if "kernel" in found:
                 weights.extend([found["kernel"], found["bias"]])
     if not weights:
-        raise ValueError(f"no Dense kernels found in {path}")
+        raise ValueError(f"no Dense kernels found in {name}")
     return weights
 
 

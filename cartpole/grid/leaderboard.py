@@ -20,9 +20,10 @@ LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CSV_COLUMNS = ("rank", "status", "score_mean", "score_std", "seeds", "best_trial",
-                "best_score", "steps_mean", "seconds_mean", "trials")
+                "best_score", "steps_mean", "seconds_mean", "trials", "undelivered")
 TRIAL_KEYS = ("trial", "status", "score", "score_std", "steps", "episodes", "seconds",
-              "solved_at_step", "seed", "hparams", "dir", "error", "peak_rss_mb")
+              "solved_at_step", "seed", "hparams", "dir", "error", "peak_rss_mb",
+              "undelivered", "kept")
 
 
 def new_group_name() -> str:
@@ -65,6 +66,7 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "steps_mean": statistics.fmean(t["steps"] for t in done) if done else None,
             "seconds_mean": statistics.fmean(t["seconds"] for t in done) if done else None,
             "trials": [t["trial"] for t in members],
+            "undelivered": undelivered(members),
             "hparams": members[0]["hparams"],
         })
     # Combinations with every seed scored first: a lone surviving seed must not win.
@@ -83,12 +85,23 @@ def write_leaderboard(group_dir: Path, trials: list[dict[str, Any]]) -> list[dic
                             lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
-        flat = {k: (" ".join(row[k]) if k == "trials" else row[k]) for k in _CSV_COLUMNS}
+        flat = {k: row[k] for k in _CSV_COLUMNS}
+        flat["trials"] = " ".join(row["trials"])
+        flat["undelivered"] = " ".join(f"{k}={v}" for k, v in row["undelivered"].items())
         for name, value in row["hparams"].items():
             flat[name] = ",".join(map(str, value)) if isinstance(value, list) else value
         writer.writerow(flat)
     write_text(group_dir / LEADERBOARD_CSV, buf.getvalue())
     return rows
+
+
+def undelivered(trials: list[dict[str, Any]]) -> dict[str, int]:
+    """Events each metrics engine could not deliver, summed over ``trials``."""
+    total: dict[str, int] = {}
+    for t in trials:
+        for engine, n in (t.get("undelivered") or {}).items():
+            total[engine] = total.get(engine, 0) + n
+    return total
 
 
 def best_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -111,5 +124,6 @@ def group_result(group: str, group_dir: Path, trials: list[dict[str, Any]],
         "hparams": best["hparams"] if best else None,
         "trial": best["trial"] if best else None,
         "run_dir": str(group_dir),
+        "undelivered": undelivered(trials),
         "trials": [{k: t[k] for k in TRIAL_KEYS if k in t} for t in trials],
     }

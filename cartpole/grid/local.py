@@ -28,6 +28,7 @@ UpdateFn = Callable[[str, dict[str, Any]], None]
 class Job:
     trial: str
     trial_dir: Path
+    attempt: str = ""  # written into job.json and back into result.json by the worker
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -50,7 +51,7 @@ class LocalBackend:
     def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
         pending = deque(jobs)
         running: dict[str, tuple[Job, subprocess.Popen[bytes]]] = {}
-        previous = {sig: signal.signal(sig, _raise_interrupt)
+        previous = {sig: signal.signal(sig, raise_interrupt)
                     for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             while pending or running:
@@ -93,15 +94,31 @@ class LocalBackend:
 
 
 def collect(job: Job, code: int) -> dict[str, Any]:
-    """Turn a finished worker's exit code and files into a status update."""
-    result_path = job.trial_dir / artifacts.RESULT_FILE
-    if result_path.exists():  # completed, or interrupted with its best model so far
-        return {"status": "completed", **json.loads(result_path.read_text())}
+    """Turn a finished worker's exit code and files into a status update.
+
+    A result.json counts only if this attempt wrote it: an earlier attempt's stays in
+    place, with its best-so-far model, while a rerun runs (see ``attempts.py``).
+    """
+    result = _result(job)
+    if result is not None:  # completed, or interrupted with its best model so far
+        return {"status": "completed", **result}
     if code < 0:
         error = f"killed by {signal.Signals(-code).name}"
     else:
         error = _error_message(job.trial_dir) or f"worker exited with code {code}"
+    if (job.trial_dir / artifacts.MODEL_FILE).exists():
+        error += "; the best model so far stays in place"
     return {"status": "failed", "error": error, "exit_code": code}
+
+
+def _result(job: Job) -> dict[str, Any] | None:
+    try:
+        result = json.loads((job.trial_dir / artifacts.RESULT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if job.attempt and result.get("attempt") != job.attempt:
+        return None
+    return result
 
 
 def _error_message(trial_dir: Path) -> str | None:
@@ -132,6 +149,6 @@ def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+def raise_interrupt(signum: int, frame: object) -> None:
     """SIGTERM or SIGHUP to the group runner: stop the group as Ctrl-C would."""
     raise KeyboardInterrupt

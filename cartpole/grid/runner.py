@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
+import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from cartpole import artifacts
+from cartpole.errors import ModelMismatchError
 from cartpole.fileio import exclusive, waiting_lock
+from cartpole.grid.attempts import clear_for_rerun
 from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
 from cartpole.grid.local import Job, UpdateFn
 from cartpole.grid.plan import Plan, Trial
@@ -119,18 +121,20 @@ def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[s
 
 def _status_entry(record: dict[str, Any]) -> dict[str, Any]:
     keys = ("status", "score", "score_std", "steps", "seconds", "seed", "pid", "error",
-            "hparams", "peak_rss_mb")
+            "hparams", "peak_rss_mb", "undelivered")
     return {k: record[k] for k in keys if record.get(k) is not None}
 
 
 def _prepare(trial: Trial, group_dir: Path, group: str, options: dict[str, Any]) -> Job:
-    """Give the trial a clean folder holding only its job description."""
+    """Give the trial its job description in a folder cleared of the earlier attempt,
+    except its best-so-far model (see ``attempts.py``), which the job names."""
     trial_dir = trial.dir(group_dir)
-    if trial_dir.exists():
-        shutil.rmtree(trial_dir)
+    previous = clear_for_rerun(trial_dir)
+    attempt = secrets.token_hex(4)
     write_job(trial_dir, {"group": group, "trial": trial.trial, "spec": trial.spec.to_dict(),
-                          **options})
-    return Job(trial.trial, trial_dir)
+                          "attempt": attempt, **options,
+                          **({"previous": previous} if previous else {})})
+    return Job(trial.trial, trial_dir, attempt)
 
 
 def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> Path | None:
@@ -141,7 +145,11 @@ def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> P
     h5.parent.mkdir(parents=True, exist_ok=True)
     with waiting_lock(h5.parent):  # the .h5/.json pair changes together, one group at a time
         _warn_if_downgrade(file_name, best, group_dir)
-        artifacts.publish_model(group_dir / best["trial"], file_name)
+        try:
+            artifacts.publish_model(group_dir / best["trial"], file_name)
+        except ModelMismatchError as exc:  # never copy a mixed pair; keep the leaderboard
+            log.error("the best model was not published: %s", exc)
+            return None
     return h5
 
 

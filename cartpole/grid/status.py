@@ -46,11 +46,12 @@ class StatusBoard:
 
     def finish(self, state: str) -> None:
         self.data["state"] = state
-        self.save()
+        self.save(durable=True)
 
-    def save(self) -> None:
+    def save(self, durable: bool = False) -> None:
+        """Live updates skip the fsync (they come often and are rebuilt on --resume)."""
         self.data["updated"] = utc_now()
-        write_json(self.path, self.data)
+        write_json(self.path, self.data, durable=durable)
 
 
 def read_status(group_dir: Path) -> dict[str, Any]:

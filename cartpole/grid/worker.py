@@ -43,9 +43,11 @@ def run_job(trial_dir: Path, progress: bool = False) -> dict[str, Any]:
     budget = spec.step_budget
     display = (make_progress(budget or spec.episodes, "steps" if budget else "episodes")
                if progress else None)
+    attempt = job.get("attempt")
     try:
         return train_into(spec, trial_dir, job["group"], job["trial"], sinks, display,
-                          extra={"peak_rss_mb": peak_rss_mb})
+                          extra={"peak_rss_mb": peak_rss_mb, "attempt": lambda: attempt},
+                          previous=job.get("previous"))
     finally:
         if display:
             display.close()

@@ -74,6 +74,7 @@ class Resilient:
         self._flush_interval, self._max_batch = flush_interval, max_batch
         self.dropped = 0
         self.failures = 0
+        self.undelivered = 0  # set by close()
         self._closing: float | None = None
         self._stop_taken = False
         self._thread = threading.Thread(target=self._run, name=f"metrics-{name}", daemon=True)
@@ -91,17 +92,22 @@ class Resilient:
             self._closing = time.monotonic() + self._close_timeout
             self._queue.put(_STOP)
 
-    def close(self) -> None:
+    def close(self) -> int:
+        """Deliver what can be delivered in time; return (and keep in ``undelivered``)
+        how many events never reached the backend."""
         self.begin_close()
         assert self._closing is not None
         # A request in flight when the time is up is not waited for: the thread is a
         # daemon, and the warning below counts what had not been delivered by then.
         self._thread.join(max(0.0, self._closing - time.monotonic()) + 0.5)
         queued = self._queue.qsize() - (0 if self._stop_taken else 1)  # not the STOP
-        undelivered = len(self._backlog) + max(0, queued) + self.dropped
-        if undelivered:
+        pending = self._backlog.copy()  # one C call: the thread may still be running
+        events = sum(not isinstance(item, Artifacts) for item in pending)
+        self.undelivered = events + max(0, queued) + self.dropped
+        if self.undelivered:
             log.warning("metrics engine %s: %d events could not be delivered (the trial's "
-                        "events.jsonl has them all)", self.name, undelivered)
+                        "events.jsonl has them all)", self.name, self.undelivered)
+        return self.undelivered
 
     # -- worker thread ---------------------------------------------------------------
     def _run(self) -> None:

@@ -2,9 +2,8 @@
 
 The socket is ours and the responses are parsed by httptools (llhttp, the C parser
 uvicorn uses): chunked bodies and keep-alive are handled by the parser. The standard
-library's ``http.client`` was the bottleneck of the agent: its header parsing made one
-runner reach about 2,600 env steps/s against ``cartpole serve`` on this machine and 16
-runners about 2,700, against about 4,300 and 8,200 this way (docs/benchmarks.md). A
+library's ``http.client`` was the bottleneck of the agent when it was measured (its
+header parsing held the runners to about a third of the speed they reach this way). A
 server that closes after each answer (seldon-core's gunicorn sync worker does) is
 reconnected transparently.
 """

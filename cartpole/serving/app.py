@@ -1,8 +1,11 @@
 """``cartpole serve``'s HTTP app: a plain ASGI callable, no framework.
 
-docs/benchmarks.md measures why: FastAPI reached about a quarter of the target
-throughput and Starlette fell short of it, while a plain ASGI app with orjson on
-uvicorn meets it. Routes (Seldon's REST protocol, plus health, metrics and docs):
+``make bench-serve-stacks`` measures why: it serves the same model with FastAPI,
+Starlette and this plain ASGI app (orjson, uvicorn) side by side, and both framework
+rows answer fewer requests per second than this one, FastAPI far fewer
+(docs/benchmarks.md has the figures).
+
+Routes (Seldon's REST protocol, plus health, metrics and docs):
 
     POST /api/v1.0/predictions   ?mode=greedy|sample&temperature=T&distribution=1
     POST /api/v1.0/feedback      {"reward": r, "response": {"meta": {"routing": ...}}}

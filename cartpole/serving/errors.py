@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cartpole.errors import CartpoleError
+from cartpole.errors import CartpoleError, ModelMismatchError
 
 
 class ServingError(CartpoleError):
@@ -27,3 +27,7 @@ class ModelNotReady(ServingError):
     """``predict`` before ``load``, or the model file cannot be read."""
 
     status = 503
+
+
+class MismatchedModel(ModelNotReady, ModelMismatchError):
+    """The model's .h5 and its metadata .json come from two different models."""

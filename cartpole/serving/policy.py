@@ -1,22 +1,23 @@
 """A trained policy as the server uses it: batched Q-values, greedy or sampled actions.
 
-Loaded from the ``.h5`` and its metadata ``.json`` with numpy and h5py only.
+Loaded from the ``.h5`` and its metadata ``.json`` with numpy and h5py only, as one
+pair whose digests agree (``agent.modelfile.read_pair``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cartpole.agent.h5weights import read_dense_weights
+from cartpole.agent.h5weights import dense_weights
+from cartpole.agent.modelfile import read_pair
 from cartpole.agent.policy import NumpyPolicy
 from cartpole.artifacts import model_paths
-from cartpole.serving.errors import BadRequest, ModelNotReady, TooLarge
+from cartpole.errors import ModelMismatchError
+from cartpole.serving.errors import BadRequest, MismatchedModel, ModelNotReady, TooLarge
 
 MAX_ROWS = 10_000  # observations in one request
 
@@ -60,17 +61,16 @@ class ServedPolicy:
 
     @classmethod
     def load(cls, model_file: str | Path) -> ServedPolicy:
-        h5, meta_path = model_paths(model_file)
+        """Load the .h5 and its metadata; MismatchedModel if they are not one pair."""
+        h5, _ = model_paths(model_file)
         try:
-            network = NumpyPolicy(read_dense_weights(h5))
-            digest = hashlib.sha256(h5.read_bytes()).hexdigest()[:12]
+            pair = read_pair(h5)  # NAME.json, or a trial folder's metadata.json
+            network = NumpyPolicy(dense_weights(pair.data, h5))
+        except ModelMismatchError as exc:
+            raise MismatchedModel(str(exc)) from None
         except (OSError, ValueError, KeyError) as exc:
             raise ModelNotReady(f"cannot load the model {h5}: {exc}") from None
-        try:
-            metadata = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            metadata = {}
-        return cls(network, metadata, digest)
+        return cls(network, pair.metadata or {}, pair.digest[:12])
 
     @property
     def obs_dim(self) -> int:
