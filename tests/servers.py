@@ -28,12 +28,14 @@ class Server:
     url: str
     log: Path
 
-    def stop(self) -> None:
-        """Stop the whole process group we started, and wait for it."""
+    def stop(self, grace: float = 3.0) -> None:
+        """Stop the whole process group we started, and wait for it: SIGTERM, then
+        SIGKILL after ``grace`` seconds (a server waiting for idle keep-alive
+        connections of the test process would otherwise take its time)."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(10)
+                self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
@@ -42,11 +44,12 @@ class Server:
 
 
 def start(cmd: list[str], url: str, log: Path, ready_path: str = "/",
-          timeout: float = 60.0) -> Server:
+          timeout: float = 60.0, env: dict[str, str] | None = None) -> Server:
     """Start ``cmd`` in its own process group and wait until ``url + ready_path`` answers."""
     handle = log.open("wb")
     proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
-                            start_new_session=True, cwd=log.parent)
+                            start_new_session=True, cwd=log.parent,
+                            env={**os.environ, **(env or {})})
     handle.close()
     server = Server(proc, url, log)
     deadline = time.monotonic() + timeout
@@ -71,8 +74,9 @@ def mlflow_server(workdir: Path) -> Server:
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
            "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"]
+    # Its job runner (a pool of consumer processes, for features we do not use) is off.
     return start(cmd, f"http://127.0.0.1:{port}", workdir / "mlflow.log", "/health",
-                 timeout=120)
+                 timeout=120, env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
 
 
 class Visdom:

@@ -1,19 +1,21 @@
 import numpy as np
+import pytest
 
-from cartpole.config import HParams
 from cartpole.train import TrialSpec, run_trial
 
-# Small and quick: enough updates to change the weights, far from solving.
-QUICK = HParams(hidden_sizes=(16, 16), learning_starts=200, train_freq=100, gradient_steps=20,
-                eval_every=500, eval_episodes=3)
+
+@pytest.fixture
+def hp(quick):
+    """The quick settings, evaluated every 500 steps."""
+    return quick.hparams(eval_every=500)
 
 
-def _run(seed, **kw):
-    return run_trial(TrialSpec(hparams=QUICK, seed=seed, steps=1500, **kw))
+def _run(hp, seed, **kw):
+    return run_trial(TrialSpec(hparams=hp, seed=seed, steps=1500, **kw))
 
 
-def test_same_seed_same_result():
-    a, b = _run(5), _run(5)
+def test_same_seed_same_result(hp):
+    a, b = _run(hp, 5), _run(hp, 5)
     assert a.evaluations
     assert [e["eval_mean"] for e in a.evaluations] == [
         e["eval_mean"] for e in b.evaluations]
@@ -22,13 +24,13 @@ def test_same_seed_same_result():
         np.testing.assert_array_equal(wa, wb)
 
 
-def test_different_seeds_differ():
-    a, b = _run(1), _run(2)
+def test_different_seeds_differ(hp):
+    a, b = _run(hp, 1), _run(hp, 2)
     assert any(not np.array_equal(wa, wb)
                for wa, wb in zip(a.best_weights, b.best_weights, strict=True))
 
 
-def test_budget_evaluations_and_events():
+def test_budget_evaluations_and_events(hp):
     events = []
 
     class Collect:
@@ -40,7 +42,7 @@ def test_budget_evaluations_and_events():
 
     from cartpole.metrics import Recorder
 
-    out = run_trial(TrialSpec(hparams=QUICK, seed=0, steps=1234), Recorder([Collect()]),
+    out = run_trial(TrialSpec(hparams=hp, seed=0, steps=1234), Recorder([Collect()]),
                     group="g", trial="t7")
     assert out.steps == 1234
     # evaluations every 500 steps plus a final one at the last step
@@ -55,23 +57,23 @@ def test_budget_evaluations_and_events():
     assert sum(e["steps"] for e in episodes) <= out.steps
 
 
-def test_episode_budget():
-    out = run_trial(TrialSpec(hparams=QUICK, seed=0, episodes=7))
+def test_episode_budget(hp):
+    out = run_trial(TrialSpec(hparams=hp, seed=0, episodes=7))
     assert out.episodes == 7
 
 
-def test_stop_on_solve_with_a_low_threshold_env():
+def test_stop_on_solve_with_a_low_threshold_env(hp):
     import gymnasium as gym
 
     # CartPole with a threshold that an untrained agent reaches: training stops at the
     # first evaluation instead of spending the whole budget.
     gym.register("EasyCartPole-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv",
                  max_episode_steps=500, reward_threshold=5.0)
-    out = run_trial(TrialSpec(hparams=QUICK, env_id="EasyCartPole-v0", seed=0, steps=5000))
+    out = run_trial(TrialSpec(hparams=hp, env_id="EasyCartPole-v0", seed=0, steps=5000))
     assert out.solved
     assert out.solved_at_step == 500
     assert out.steps == 500
-    out = run_trial(TrialSpec(hparams=QUICK, env_id="EasyCartPole-v0", seed=0, steps=1000,
+    out = run_trial(TrialSpec(hparams=hp, env_id="EasyCartPole-v0", seed=0, steps=1000,
                               stop_on_solve=False))
     assert out.solved_at_step == 500
     assert out.steps == 1000

@@ -6,7 +6,6 @@ import logging
 import socket
 import struct
 import threading
-import time
 from datetime import datetime
 
 import msgpack
@@ -17,6 +16,7 @@ from cartpole.metrics.events import make_event
 from cartpole.metrics.fluentd import FluentdError, FluentdSink
 from cartpole.metrics.resilient import _WARNED, Resilient
 from tests.servers import free_port
+from tests.waiting import wait_until
 
 
 def sample_events(trial="t001"):
@@ -82,14 +82,9 @@ class ForwardListener:
         with self._lock:
             return [m for buffer in self.connections for m in decode_forward(bytes(buffer))]
 
-    def wait_for(self, count, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.messages()
-            if len(got) >= count:
-                return got
-            time.sleep(0.02)
-        raise AssertionError(f"expected {count} records, got {len(self.messages())}")
+    def wait_for(self, count):
+        return wait_until(lambda: (got := self.messages()) and len(got) >= count and got,
+                          f"{count} records (got {len(self.messages())} so far)")
 
     def close(self):
         self.sock.close()
@@ -177,8 +172,7 @@ def test_a_failed_send_is_not_sent_again_by_fluent_logger(listener):
     sink.write(first)
     listener.wait_for(1)
     listener.drop.set()  # the server goes away
-    while listener.drop.is_set():
-        time.sleep(0.01)
+    wait_until(lambda: not listener.drop.is_set(), "the listener to drop the connection")
     with pytest.raises(FluentdError):
         sink.write(second)
     sink.write(second)  # the retry, on a new connection
@@ -200,10 +194,7 @@ def test_behind_resilient_events_wait_for_the_server(caplog):
     with caplog.at_level(logging.WARNING, logger="cartpole.metrics.resilient"):
         for event in events[:4]:
             sink.write(event)
-        deadline = time.monotonic() + 5
-        while not sink.failures and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert sink.failures, "the engine never tried the dead server"
+        wait_until(lambda: sink.failures, "the engine to try the dead server")
         server = ForwardListener(port)
         try:
             for event in events[4:]:

@@ -8,24 +8,18 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.servers import free_port, mlflow_server
+from tests.logs import records
+from tests.servers import free_port
 
-QUICK = ["--steps", "700", "--eval-every", "350", "--eval-episodes", "2", "--hidden-sizes",
-         "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]
+pytestmark = [pytest.mark.slow,  # every test here starts a process
+              pytest.mark.xdist_group("mlflow")]  # one server per session: one worker
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = mlflow_server(tmp_path_factory.mktemp("mlflow"))
-    yield srv
-    srv.stop()
-
-
-def _train(cwd, config, *args, engines=("log", "mlflow")):
+def _train(cwd, config, quick, *args, engines=("log", "mlflow")):
     cmd = [str(Path(sys.executable).with_name("cartpole"))]
     for engine in engines:
         cmd += ["--metrics-engine", engine]
-    cmd += ["--metrics-config", json.dumps(config), "train", *QUICK, *args]
+    cmd += ["--metrics-config", json.dumps(config), "train", *quick(steps=700, eval_every=350),
+            *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -33,15 +27,15 @@ def _events(trial_dir):
     return [json.loads(line) for line in (trial_dir / "events.jsonl").read_text().splitlines()]
 
 
-def test_group_parent_run_trial_runs_artifacts_and_registry(server, tmp_path):
-    config = {"mlflow": {"tracking_uri": server.url, "experiment": "grid-test",
+def test_group_parent_run_trial_runs_artifacts_registry_and_resume(mlflow, tmp_path, quick):
+    config = {"mlflow": {"tracking_uri": mlflow.url, "experiment": "grid-test",
                          "registered_model": "cartpole-test"}}
-    proc = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
+    proc = _train(tmp_path, config, quick, "--gamma", "0.9", "0.99", "--workers", "2",
                   "--group", "g1")
     assert proc.returncode == 0, proc.stderr
     assert "unreachable" not in proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    client = MlflowClient(server.url)
+    client = MlflowClient(mlflow.url)
     experiment = client.get_experiment_by_name("grid-test")
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("cartpole.role") == "group"]
@@ -78,18 +72,11 @@ def test_group_parent_run_trial_runs_artifacts_and_registry(server, tmp_path):
     assert Path(local).read_bytes() == \
         (tmp_path / "runs" / "g1" / result["trial"] / "model.h5").read_bytes()
 
-
-def test_resume_reuses_the_parent_run(server, tmp_path):
-    config = {"mlflow": {"tracking_uri": server.url, "experiment": "resume-test",
-                         "registered_model": "cartpole-resume"}}
-    first = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
-                   "--group", "g2")
-    assert first.returncode == 0, first.stderr
-    (tmp_path / "runs" / "g2" / "t001" / "result.json").unlink()  # as if it had failed
-    again = _train(tmp_path, config, "--resume", "g2")
+    # --resume finds the group's parent run again, and nests the rerun in it.
+    (tmp_path / "runs" / "g1" / "t001" / "result.json").unlink()  # as if it had failed
+    again = _train(tmp_path, config, quick, "--resume", "g1")
     assert again.returncode == 0, again.stderr
-    client = MlflowClient(server.url)
-    runs = client.search_runs([client.get_experiment_by_name("resume-test").experiment_id])
+    runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("cartpole.role") == "group"]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     children = [r for r in runs if r.data.tags.get("cartpole.role") == "trial"]
@@ -97,12 +84,12 @@ def test_resume_reuses_the_parent_run(server, tmp_path):
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
 
 
-def test_server_down_training_completes_with_one_warning(tmp_path):
+def test_server_down_training_completes_with_one_warning(tmp_path, quick):
     config = {"mlflow": {"tracking_uri": f"http://127.0.0.1:{free_port()}"}}
-    proc = _train(tmp_path, config, "--gamma", "0.9", "0.99", "--workers", "2",
+    proc = _train(tmp_path, config, quick, "--gamma", "0.9", "0.99", "--workers", "2",
                   "--group", "g3")
     assert proc.returncode == 0, proc.stderr
-    warnings = [line for line in proc.stderr.splitlines() if "WARNING" in line]
+    warnings = records(proc.stderr, "WARNING")
     assert len(warnings) == 1 and "mlflow is unreachable" in warnings[0], proc.stderr
     lines = [json.loads(line) for line in proc.stdout.splitlines()[:-1]
              if line.startswith("{")]
@@ -111,8 +98,8 @@ def test_server_down_training_completes_with_one_warning(tmp_path):
             _events(tmp_path / "runs" / "g3" / trial)
 
 
-def test_engine_settings_are_checked(tmp_path):
-    proc = _train(tmp_path, {"mlflow": {"tracking": "x"}}, "--gamma", "0.9")
+def test_engine_settings_are_checked(tmp_path, quick):
+    proc = _train(tmp_path, {"mlflow": {"tracking": "x"}}, quick, "--gamma", "0.9")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith(
         "(its settings: tracking_uri, experiment, registered_model, parent_run_id)")
@@ -124,21 +111,24 @@ def _remote_runs(client, experiment, group):
     return client.search_runs([experiment_id], filter_string=f"tags.`cartpole.group` = '{group}'")
 
 
-def test_remote_run_is_one_run_with_params_metrics_and_its_end(server):
+def test_remote_run_is_one_run_with_params_metrics_and_its_end(mlflow):
     from cartpole.metrics import Recorder
-    from cartpole.metrics.engines import EngineContext, build_sinks
+    from cartpole.metrics.engines import EngineContext
     from cartpole.metrics.mlflow import MlflowSink
+    from cartpole.metrics.resilient import Resilient
     from tests.metrics import remote_examples as ex
 
-    config = {"tracking_uri": server.url, "experiment": "remote-test"}
-    client = MlflowClient(server.url)
-    # `cartpole run`, as the agent does it: one sink set for the whole run.
+    config = {"tracking_uri": mlflow.url, "experiment": "remote-test"}
+    client = MlflowClient(mlflow.url)
+    # `cartpole run`, as the agent does it: one sink for the whole run, behind the queue
+    # (with time to deliver everything at close, however loaded this machine is).
     run = ex.a_run("run-ok")
-    recorder = Recorder(build_sinks(("mlflow",), {"mlflow": config},
-                                    EngineContext(group="run-ok", trial="agent")))
+    context = EngineContext(group="run-ok", trial="agent")
+    recorder = Recorder([Resilient("mlflow", lambda: MlflowSink(context, **config),
+                                   close_timeout=120)])
     for event in run:
         recorder.write(event)
-    recorder.close()
+    assert recorder.close() == {}  # nothing undelivered
     [found] = _remote_runs(client, "remote-test", "run-ok")
     assert found.info.run_name == "run-ok" and found.info.status == "FINISHED"
     assert found.data.tags["cartpole.role"] == "remote"

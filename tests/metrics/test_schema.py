@@ -4,7 +4,6 @@ from importlib.resources import files
 import jsonschema
 import pytest
 
-from cartpole.config import HParams
 from cartpole.metrics import Recorder, make_event
 from cartpole.train import TrialSpec, run_trial
 from tests.metrics import remote_examples as ex
@@ -29,10 +28,9 @@ def test_schema_is_a_valid_json_schema():
     jsonschema.Draft202012Validator.check_schema(SCHEMA)
 
 
-def test_events_of_a_real_trial_validate():
+def test_events_of_a_real_trial_validate(quick):
     sink = Collect()
-    hp = HParams(hidden_sizes=(8,), learning_starts=100, train_freq=100, gradient_steps=5,
-                 eval_every=300, eval_episodes=2)
+    hp = quick.hparams()
     run_trial(TrialSpec(hparams=hp, steps=700), Recorder([sink]), group="g", trial="t001")
     kinds = {e["event"] for e in sink.events}
     assert kinds == {"trial_start", "episode", "eval", "trial_end"}

@@ -1,18 +1,21 @@
 """The visdom engine against a real Visdom server process."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cartpole.visdom_assets import ensure_static_assets
+from tests.logs import records
 from tests.servers import Visdom
+from tests.waiting import stopped, wait_until
 
-QUICK = ["--eval-every", "300", "--eval-episodes", "2", "--hidden-sizes", "8",
-         "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5"]
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 
 
 @pytest.fixture
@@ -23,13 +26,13 @@ def visdom(tmp_path):
     server.stop()
 
 
-def _train(cwd, port, *args, engines=("log", "visdom")):
+def _train(cwd, port, quick, *args, engines=("log", "visdom"), stderr=subprocess.PIPE):
     cmd = [str(Path(sys.executable).with_name("cartpole"))]
     for engine in engines:
         cmd += ["--metrics-engine", engine]
-    cmd += ["--metrics-config", json.dumps({"visdom": {"port": port}}), "train", *QUICK, *args]
-    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cmd += ["--metrics-config", json.dumps({"visdom": {"port": port}}), "train",
+            *quick(steps=None), *args]
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
 
 def _events(trial_dir):
@@ -40,13 +43,14 @@ def _traces(window):
     return {t["name"]: t for t in window["content"]["data"] if t["name"]}
 
 
-def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, tmp_path):
+def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, tmp_path,
+                                                                      quick):
     visdom.start()
-    proc = _train(tmp_path, visdom.port, "--steps", "700", "--gamma", "0.9", "0.99",
+    proc = _train(tmp_path, visdom.port, quick, "--steps", "700", "--gamma", "0.9", "0.99",
                   "--workers", "2", "--group", "gv")
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert "WARNING" not in err
+    assert records(err, "WARNING") == [], err
     windows = visdom.windows("cartpole_gv")
     assert set(windows) == {f"gv_{w}" for w in ("score", "eval", "epsilon", "loss",
                                                  "summary")}
@@ -69,7 +73,7 @@ def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, t
 
     # Rerun one trial: the same windows, its trace replaced (not appended to).
     (tmp_path / "runs" / "gv" / "t001" / "result.json").unlink()
-    proc = _train(tmp_path, visdom.port, "--resume", "gv")
+    proc = _train(tmp_path, visdom.port, quick, "--resume", "gv")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     again = visdom.windows("cartpole_gv")
@@ -80,15 +84,27 @@ def test_one_window_per_plot_one_trace_per_trial_and_rerun_reuses_them(visdom, t
     assert _traces(again["gv_score"])["t000 gamma=0.9"] == score["t000 gamma=0.9"]
 
 
-def test_server_that_comes_up_later_gets_every_event(visdom, tmp_path):
-    proc = _train(tmp_path, visdom.port, "--steps", "6000", "--no-stop-on-solve",
-                  "--group", "late")
-    time.sleep(4.0)  # training has started, with nobody listening
-    assert proc.poll() is None
-    visdom.start()
-    out, err = proc.communicate(timeout=300)
+def test_server_that_comes_up_later_gets_every_event(visdom, tmp_path, quick):
+    err_file = tmp_path / "stderr.txt"
+    with err_file.open("w") as stderr:
+        proc = _train(tmp_path, visdom.port, quick, "--steps", "6000", "--no-stop-on-solve",
+                      "--group", "late", stderr=stderr)
+    # Training has started, with nobody listening: the engine has tried and said so.
+    wait_until(lambda: "visdom is unreachable" in err_file.read_text(),
+               "the visdom engine's warning that nobody listens")
+    # Paused while the server starts, so that it comes up mid-run however fast or slow
+    # this machine trains (a single trial runs in the `cartpole` process itself).
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: stopped(proc.pid), "the training process to pause")
+        assert proc.poll() is None
+        visdom.start()
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    out, _ = proc.communicate(timeout=300)
+    err = err_file.read_text()
     assert proc.returncode == 0, err
-    warnings = [line for line in err.splitlines() if "WARNING" in line]
+    warnings = records(err, "WARNING")
     assert len(warnings) == 1 and "visdom is unreachable" in warnings[0], err
     events = _events(tmp_path / "runs" / "late" / "t000")
     windows = visdom.windows("cartpole_late")
@@ -110,7 +126,16 @@ def test_remote_run_windows_one_trace_per_runner_and_the_router_demo(visdom, tmp
                                     EngineContext(group="run-x", trial="agent")))
     for event in run[:3]:
         recorder.write(event)
-    time.sleep(0.6)  # a first batch goes out: later points are appended to its traces
+
+    def first_batch_shown():  # a first batch goes out: later points are appended to it
+        try:
+            windows = visdom.windows("cartpole_run-x")
+        except OSError:  # no such env yet
+            return False
+        return "run-x_remote_score" in windows and \
+            set(_traces(windows["run-x_remote_score"])) == {"r00", "r01"}
+
+    wait_until(first_batch_shown, "the first batch's traces on the server")
     for event in run[3:] + demo:
         recorder.write(event)
     recorder.close()

@@ -23,9 +23,6 @@ PY, POLYAXON = VENV / "bin" / "python", VENV / "bin" / "polyaxon"
 FILES = sorted(p.name for p in FOLDER.glob("*.yaml"))
 GRIDS = [f for f in FILES if yaml.safe_load((FOLDER / f).read_text()).get("matrix")]
 CARTPOLE = str(Path(sys.executable).with_name("cartpole"))
-QUICK = ["--steps", "600", "--eval-every", "300", "--eval-episodes", "2", "--hidden-sizes",
-         "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5",
-         "--seed", "0"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -42,6 +39,7 @@ def test_there_are_a_component_and_grids():
     assert "trial.yaml" in FILES and "grid.yaml" in GRIDS and len(GRIDS) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FILES)
 def test_polyaxon_check_passes(name):
     out = _check(FOLDER / name)
@@ -49,6 +47,7 @@ def test_polyaxon_check_passes(name):
     assert "Polyaxonfile valid" in out.stdout
 
 
+@pytest.mark.slow
 def test_polyaxon_check_rejects_a_bad_value(tmp_path):
     for name in FILES:
         (tmp_path / name).write_text((FOLDER / name).read_text())
@@ -90,6 +89,7 @@ def _key(trial: dict) -> tuple:
     return tuple(sorted((k, round(float(v), 10)) for k, v in trial.items()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", GRIDS)
 def test_the_matrix_expands_to_the_trials_our_grid_would(name):
     spec = yaml.safe_load((FOLDER / name).read_text())
@@ -136,8 +136,9 @@ def _rows(path: Path) -> list[list[str]]:
     return [line.split("|") for line in lines[1:]]
 
 
-def test_entry_trains_one_trial_and_reports_it(tmp_path):
-    out = _entry(tmp_path, "--gamma", "0.95", *QUICK)
+@pytest.mark.slow
+def test_entry_trains_one_trial_and_reports_it(tmp_path, quick):
+    out = _entry(tmp_path, "--gamma", "0.95", *quick(), "--seed", "0")
     assert out.returncode == 0, out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     trial = result["trials"][0]
@@ -160,8 +161,9 @@ def test_entry_trains_one_trial_and_reports_it(tmp_path):
     assert model.read_bytes() == (tmp_path / trial["dir"] / "model.h5").read_bytes()
 
 
-def test_entry_with_bad_input_fails_with_cartpoles_one_line(tmp_path):
-    out = _entry(tmp_path, "--gamma", "1.5", *QUICK)
+@pytest.mark.slow
+def test_entry_with_bad_input_fails_with_cartpoles_one_line(tmp_path, quick):
+    out = _entry(tmp_path, "--gamma", "1.5", *quick(), "--seed", "0")
     assert out.returncode == 2
     errors = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "gamma" in errors[0]
@@ -170,6 +172,7 @@ def test_entry_with_bad_input_fails_with_cartpoles_one_line(tmp_path):
     assert run["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_entry_without_cartpole_says_so(tmp_path):
     env_path = tmp_path / "bin"
     env_path.mkdir()
@@ -181,6 +184,7 @@ def test_entry_without_cartpole_says_so(tmp_path):
         "Error: cartpole is not on PATH (set CARTPOLE to its executable)"
 
 
+@pytest.mark.slow
 def test_make_runs_the_grid_with_the_users_image():
     out = subprocess.run(["make", "--no-print-directory", "-n", "-C", str(FOLDER),
                           "gke-polyaxon-cartpole", "DOCKER_ORG=acme", "DOCKER_TAG=v7"],

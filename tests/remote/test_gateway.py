@@ -22,6 +22,8 @@ import pytest
 
 from tests.servers import cartpole_serve
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 EXE = str(Path(sys.executable).with_name("cartpole"))
 TOKEN, KEY, SECRET = "tok-123", "cartpole-agent", "s3cret"
 PREFIX = "/seldon/models/cartpole"

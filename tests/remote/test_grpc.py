@@ -3,7 +3,6 @@
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,7 @@ def seldon_python(code, data):
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_our_bytes_are_seldons_messages_and_back():
     message = proto.SeldonMessage(data=proto.DefaultData(
         names=["x"], tensor=proto.Tensor(shape=[2, 2], values=[0.5, -1.0, 2.0, 3.25])))
@@ -58,6 +58,7 @@ def test_our_bytes_are_seldons_messages_and_back():
     assert decoded["response"]["meta"]["routing"] == {"router": 2}
 
 
+@pytest.mark.slow
 def test_seldons_bytes_are_our_messages():
     raw = subprocess.run(
         [str(SELDON_VENV / "bin" / "python"), "-c",
@@ -74,6 +75,7 @@ def test_seldons_bytes_are_our_messages():
     assert list(message.data.tensor.values) == [1.0, 0.0]
 
 
+@pytest.mark.slow
 def test_rest_and_grpc_give_identical_actions(microservice, model_file):
     rest = RestClient(parse_target("127.0.0.1", int(microservice.url.rsplit(":", 1)[1])))
     grpc = GrpcClient("127.0.0.1", microservice.grpc_port)
@@ -90,6 +92,7 @@ def test_rest_and_grpc_give_identical_actions(microservice, model_file):
     assert len(set(by_grpc.tolist())) == 2  # both actions occur: the check is not trivial
 
 
+@pytest.mark.slow
 def test_feedback_reaches_the_model(microservice):
     """Our MODEL counts feedback in its metrics, which seldon-core returns in meta."""
     grpc = GrpcClient("127.0.0.1", microservice.grpc_port)
@@ -108,6 +111,7 @@ def test_feedback_reaches_the_model(microservice):
         grpc.close()
 
 
+@pytest.mark.slow
 def test_bad_rows_are_a_server_error(microservice):
     grpc = GrpcClient("127.0.0.1", microservice.grpc_port, retry=RetryPolicy(retries=0))
     try:
@@ -119,15 +123,18 @@ def test_bad_rows_are_a_server_error(microservice):
 
 
 def test_nothing_listening_is_unreachable_quickly():
+    """Quick, checked by the error rather than a clock: gRPC's "failed to connect"
+    (UNAVAILABLE) comes at once from the refused connection; waiting out the 2 s
+    deadline would read "timed out". One retry, then the error."""
     grpc = GrpcClient("127.0.0.1", free_port(), retry=RetryPolicy(retries=1, backoff=0.05,
                                                                    timeout=2))
-    started = time.monotonic()
-    with pytest.raises(Unreachable, match=r"cannot reach grpc://127.0.0.1:\d+: .*after 1 "):
+    with pytest.raises(Unreachable, match=r"^cannot reach grpc://127\.0\.0\.1:\d+: failed to "
+                                          r"connect.*\(after 1 retries\)$"):
         grpc.predict(OBS[:1])
     grpc.close()
-    assert time.monotonic() - started < 8
 
 
+@pytest.mark.slow
 def test_run_over_rest_and_grpc_plays_the_same_episodes(microservice, tmp_path):
     scores = {}
     for name, args in (("rest", ["--port", microservice.url.rsplit(":", 1)[1]]),

@@ -12,6 +12,9 @@ import pytest
 from cartpole.envs import make_env
 from cartpole.serving.policy import ServedPolicy
 from tests.servers import cartpole_serve, free_port
+from tests.waiting import DEADLINE, wait_until
+
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 EXE = str(Path(sys.executable).with_name("cartpole"))
 
@@ -102,7 +105,10 @@ def test_server_stopped_mid_run_gives_a_partial_summary(tmp_path, solver_file):
         run = subprocess.Popen([EXE, "-e", "400", "run", "--port", port(server), "--runners",
                                 "2", "--retries", "1"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-        time.sleep(3)
+        # The solver's episodes last 500 steps: 1,200 answers (after the probe) mean an
+        # episode is done and a runner is about 100 steps into its next one.
+        wait_until(lambda: served(server, "predictions") > 1200,
+                   "1,200 answers: a first episode over, the next ones under way")
     finally:
         server.stop()
     out, err = run.communicate(timeout=60)
@@ -117,9 +123,13 @@ def test_server_stopped_mid_run_gives_a_partial_summary(tmp_path, solver_file):
 
 
 def test_ctrl_c_stops_with_a_partial_summary(solver):
+    before = served(solver, "predictions")
     run = subprocess.Popen([EXE, "-e", "400", "run", "--port", port(solver)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    # Playing, about 100 steps into its first episode of 500: far from an episode's end,
+    # where no episode would be in progress to cut short.
+    wait_until(lambda: served(solver, "predictions") > before + 100,
+               "100 answers: the first episode under way")
     run.send_signal(signal.SIGINT)
     out, err = run.communicate(timeout=30)
     assert run.returncode == 130, err
@@ -129,13 +139,14 @@ def test_ctrl_c_stops_with_a_partial_summary(solver):
 
 
 def test_nothing_listening_is_one_line_and_exit_1():
-    started = time.monotonic()
+    # No clock: "connection refused (after 1 retries)" says it failed on the refusal, not
+    # on a timeout, after exactly one retry (one 0.2 s backoff); cartpole()'s 120 s
+    # timeout stops a hang.
     proc = cartpole("run", "--port", str(free_port()), "--retries", "1")
     assert proc.returncode == 1 and proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot reach http://127.0.0.1:")
     assert lines[0].endswith("/api/v1.0/predictions: connection refused (after 1 retries)")
-    assert time.monotonic() - started < 15
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -201,13 +212,14 @@ def test_episode_feedback_teaches_a_router_graph(tmp_path, model_file, solver_fi
     assert "episodes per branch:" in proc.stdout
 
 
-def feedback_count(server):
+def served(server, endpoint):
+    """How many ``/api/v1.0/<endpoint>`` requests the server has answered with 200."""
     import re
     import urllib.request
 
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as reply:
         text = reply.read().decode()
-    found = re.search(r'cartpole_requests_total\{endpoint="/api/v1.0/feedback",'
+    found = re.search(rf'cartpole_requests_total\{{endpoint="/api/v1.0/{endpoint}",'
                       r'status="200"\} ([\d.]+)', text)
     return int(float(found.group(1))) if found else 0
 
@@ -219,7 +231,7 @@ def test_feedback_modes_send_what_they_say(tmp_path, model_file, mode, extra):
     try:
         proc = cartpole("-e", "6", "run", "--port", port(server), "--runners", "3",
                         "--feedback", mode, *extra)
-        sent = feedback_count(server)
+        sent = served(server, "feedback")
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stderr
@@ -230,12 +242,28 @@ def test_feedback_modes_send_what_they_say(tmp_path, model_file, mode, extra):
 def test_a_server_that_never_answers_times_out():
     import socket
 
-    with socket.socket() as silent:  # accepts connections (backlog), never answers
+    with socket.socket() as silent:  # accepts connections, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
-        started = time.monotonic()
-        proc = cartpole("run", "--port", str(silent.getsockname()[1]), "--timeout", "0.3",
-                        "--retries", "1")
+        silent.settimeout(DEADLINE)
+        proc = subprocess.Popen([EXE, "run", "--port", str(silent.getsockname()[1]),
+                                 "--timeout", "0.3", "--retries", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            first, _ = silent.accept()
+            first_at = time.monotonic()
+            second, _ = silent.accept()  # the retry, once the first request timed out
+            gap = time.monotonic() - first_at
+            _, err = proc.communicate(timeout=DEADLINE)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        first.close()
+        second.close()
     assert proc.returncode == 1
-    assert proc.stderr.strip().endswith("/api/v1.0/predictions: timed out (after 1 retries)")
-    assert time.monotonic() - started < 10
+    assert err.strip().endswith("/api/v1.0/predictions: timed out (after 1 retries)")
+    # --timeout 0.3 was used, not the 10 s default: the retry came about 0.5 s (0.3 s
+    # timeout, 0.2 s backoff) after the first try; the default would make it 10.2 s.
+    # Timed between the two connections, so the command's start-up does not count.
+    assert gap < 10

@@ -9,6 +9,8 @@ import pytest
 
 from tests.servers import seldon_microservice
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 EXE = str(Path(sys.executable).with_name("cartpole"))
 
 

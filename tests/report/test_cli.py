@@ -40,6 +40,7 @@ def test_default_group_is_the_latest_and_out_goes_where_asked(runs, tmp_path):
     assert f"cartpole report: {GROUP}" in (runs / GROUP / "report.html").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -70,6 +71,7 @@ def test_help_has_examples():
         assert text in result.output
 
 
+@pytest.mark.slow
 def test_screenshot_shows_the_curves(runs, tmp_path):
     from PIL import Image
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import plotly.graph_objects as go
+import pytest
 from click.testing import CliRunner
 
 from cartpole.cli import cli
@@ -132,6 +133,7 @@ def test_failed_pending_and_stale_trials_do_not_break_the_report(runs):
         "0.995", "0.997", "0.999"]
 
 
+@pytest.mark.slow
 def test_report_does_not_import_tensorflow(runs):
     code = ("import sys; from cartpole.report import make_report; "
             f"make_report({str(runs)!r}, {GROUP!r}); "

@@ -31,10 +31,9 @@ MAPPING = TEMPLATE["template"]["mappings"]
 
 # -- a real trial, printed by the log engine as a container's stdout would be -------------
 @pytest.fixture(scope="module")
-def lines(tmp_path_factory):
+def lines(tmp_path_factory, quick):
     path = tmp_path_factory.mktemp("efk") / "stdout.jsonl"
-    hp = HParams(hidden_sizes=(8,), learning_starts=100, train_freq=100, gradient_steps=5,
-                 eval_every=300, eval_episodes=2)
+    hp = quick.hparams()
     sink = LogSink(path=str(path))
     run_trial(TrialSpec(hparams=hp, steps=700), Recorder([sink]), group="efk", trial="t001")
     sink.close()

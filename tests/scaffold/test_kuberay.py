@@ -10,7 +10,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,13 @@ import yaml
 
 from cartpole.cli import cli
 from tests.servers import free_port
+from tests.waiting import wait_until
+
+pytestmark = [pytest.mark.slow,  # every test here starts a process
+              pytest.mark.xdist_group("ray")]  # one Ray at a time: its folders, its memory
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent
-QUICK = ["--steps", "600", "--eval-every", "300", "--eval-episodes", "2", "--hidden-sizes",
-         "8", "--learning-starts", "100", "--train-freq", "100", "--gradient-steps", "5",
-         "--seed", "0"]
 
 
 def _render(name: str) -> dict:
@@ -119,13 +119,14 @@ def ray_head(tmp_path):
                             stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while not list(temp.glob("ray_current_cluster")) and time.monotonic() < deadline:
+        def head_up():
             assert proc.poll() is None, (tmp_path / "ray-head.log").read_text()
-            time.sleep(0.2)
+            return list(temp.glob("ray_current_cluster"))
+
+        wait_until(head_up, "the Ray head to come up")
         yield env
     finally:
-        for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):
             try:
                 os.killpg(proc.pid, sig)
                 proc.wait(wait)
@@ -138,12 +139,12 @@ def ray_head(tmp_path):
         subprocess.run(["rm", "-rf", str(temp)], check=False)
 
 
-def test_the_driver_joins_a_running_head_as_in_the_rayjob(ray_head, tmp_path):
+def test_the_driver_joins_a_running_head_as_in_the_rayjob(ray_head, tmp_path, quick):
     job = _render("rayjob")
     args = shlex.split(job["spec"]["entrypoint"].split("&&")[-1])
     backend = args[args.index("--backend"):args.index("--ray-address") + 2]
     cmd = [str(BIN / "cartpole"), "train", *backend, "--workers", "2",
-           "--gamma", "0.95", "0.99", *QUICK]
+           "--gamma", "0.95", "0.99", *quick(), "--seed", "0"]
     out = subprocess.run(cmd, cwd=tmp_path, env=ray_head, capture_output=True, text=True,
                          timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]

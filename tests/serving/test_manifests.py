@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 ROOT = Path(__file__).parents[2]
 SELDON_TYPES = {"INT", "FLOAT", "DOUBLE", "STRING", "BOOL", "JSON"}
 

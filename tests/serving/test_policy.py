@@ -72,6 +72,7 @@ def test_softmax_is_stable():
         softmax(np.zeros((1, 2)), 0.0)
 
 
+@pytest.mark.slow
 def test_serving_imports_no_tensorflow():
     code = ("import sys, cartpole.serving.seldon, cartpole.serving.policy, "
             "cartpole.serving.bandits\n"

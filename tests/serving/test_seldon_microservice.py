@@ -14,6 +14,8 @@ import pytest
 from cartpole.serving.policy import ServedPolicy
 from tests.servers import seldon_microservice
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 
 def _post(url, payload):
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
@@ -70,7 +72,7 @@ def test_router_learns_from_feedback(tmp_path):
     try:
         chosen = []
         request = {"data": {"ndarray": [[0.0, 0.0, 0.0, 0.0]]}}
-        for _ in range(2000):
+        for _ in range(1000):
             status, reply = _post(f"{server.url}/route", request)
             assert status == 200, reply
             branch = int(np.ravel(reply["data"]["ndarray"])[0])

@@ -11,6 +11,8 @@ import pytest
 from cartpole.serving.policy import ServedPolicy
 from tests.servers import cartpole_serve, free_port
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 EXE = str(Path(sys.executable).with_name("cartpole"))
 
 

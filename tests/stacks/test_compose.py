@@ -18,11 +18,13 @@ from tests.stacks.compose import COMPOSE_FILE, PROFILES, ROOT, config, mounts, s
 EXTERNAL_TAG = re.compile(r":\d+(\.\d+)+(-[\w.]+)?$")  # e.g. :8.15.3, :v1.17-debian-1 not
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_every_profile_passes_docker_compose_config(profile):
     assert set(services(profile)) == PROFILES[profile]
 
 
+@pytest.mark.slow
 def test_the_validator_rejects_a_broken_file(tmp_path):
     broken = COMPOSE_FILE.read_text().replace("condition: service_healthy",
                                               "condition: when_it_feels_like_it", 1)
@@ -31,6 +33,7 @@ def test_the_validator_rejects_a_broken_file(tmp_path):
     assert out.returncode != 0 and "when_it_feels_like_it" in out.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_dependencies_stay_inside_the_profile_and_can_be_awaited(profile):
     svcs = services(profile)
@@ -66,6 +69,7 @@ TRAINERS = {"train": ("trainer", ("console",)), "visdom": ("trainer-visdom", ("v
             "efk": ("trainer-efk", ("log",)), "mlflow": ("trainer-mlflow", ("mlflow",))}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", sorted(TRAINERS))
 def test_trainer_commands_are_accepted_by_our_cli(profile):
     name, engines = TRAINERS[profile]
@@ -85,6 +89,7 @@ def test_a_typo_in_a_trainer_command_would_fail():
                              '{"srv": "http://visdom"}', "train"])
 
 
+@pytest.mark.slow
 def test_visdom_trainer_points_at_the_visdom_service():
     svcs = services("visdom")
     _, conf = _check_with_our_cli(_trainer_args(svcs["trainer-visdom"]))
@@ -97,6 +102,7 @@ def test_visdom_trainer_points_at_the_visdom_service():
     assert {p["target"] for p in svcs["visdom"]["ports"]} == {server["port"]}
 
 
+@pytest.mark.slow
 def test_mlflow_trainer_points_at_the_mlflow_service_which_accepts_that_host():
     svcs = services("mlflow")
     _, conf = _check_with_our_cli(_trainer_args(svcs["trainer-mlflow"]))
@@ -112,6 +118,7 @@ def test_mlflow_trainer_points_at_the_mlflow_service_which_accepts_that_host():
     assert cmd[cmd.index("--artifacts-destination") + 1].startswith(volume + "/")
 
 
+@pytest.mark.slow
 def test_efk_trainer_logs_through_fluentd_on_a_route_fluent_conf_takes():
     svcs = services("efk")
     trainer = svcs["trainer-efk"]
@@ -134,6 +141,7 @@ def test_efk_trainer_logs_through_fluentd_on_a_route_fluent_conf_takes():
     assert (build / "Dockerfile").exists() and (build / "fluent.conf").exists()
 
 
+@pytest.mark.slow
 def test_efk_init_loads_the_shipped_files():
     init = services("efk")["efk-init"]
     mount = next(v for v in mounts(init).values() if v["type"] == "bind")
@@ -149,6 +157,7 @@ def test_efk_init_loads_the_shipped_files():
     json.loads((ROOT / "scaffold/efk/index-template.json").read_text())
 
 
+@pytest.mark.slow
 def test_external_images_are_pinned_and_the_elastic_pair_matches():
     images = {}
     for profile in PROFILES:
@@ -161,6 +170,7 @@ def test_external_images_are_pinned_and_the_elastic_pair_matches():
     assert es.rsplit(":", 1)[1].startswith("8.")
 
 
+@pytest.mark.slow
 def test_the_healthchecks_use_tools_their_images_have():
     svcs = {**services("visdom"), **services("mlflow")}
     # Our images: the trainer has wget (Dockerfile), the MLflow server has Python.

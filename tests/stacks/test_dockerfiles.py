@@ -21,12 +21,14 @@ def _hadolint(path: Path) -> subprocess.CompletedProcess:
                           timeout=60)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_hadolint_passes(name):
     out = _hadolint(ROOT / name)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_hadolint_would_catch_a_careless_dockerfile(tmp_path):
     bad = tmp_path / "Dockerfile"
     bad.write_text("FROM python:latest\nRUN apt-get install curl\nRUN pip install ray\n")

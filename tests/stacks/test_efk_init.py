@@ -14,6 +14,8 @@ import pytest
 
 from tests.servers import free_port
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 EFK = Path(__file__).parents[2] / "scaffold" / "efk"
 SCRIPT = EFK / "init.sh"
 

@@ -14,6 +14,8 @@ import pytest
 from tests.servers import free_port, start
 from tests.stacks.compose import mounts, services
 
+pytestmark = pytest.mark.slow  # every test here starts a process
+
 SEARCH = "/ajax-api/2.0/mlflow/experiments/search?max_results=5"
 
 
