@@ -27,7 +27,7 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps \
 	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
 	train-docker-mlflow train-docker-modeldb docker-down gke-ray-install gke-ray-render \
-	gke-ray-cartpole gke-ray-logs gke-ray-fetch gke-ray-cartpole-delete gke-ray-uninstall test lint train train-dev visdom visdom-stop report bench \
+	gke-ray-cartpole gke-ray-logs gke-ray-fetch gke-ray-cartpole-delete gke-ray-uninstall test test-fast lint train train-dev visdom visdom-stop report bench \
 	bench-solve bench-grid bench-metrics bench-serve-stacks bench-remote run-dev run-dev-router-agent \
 	clean
 
@@ -46,10 +46,12 @@ $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 
 # Only what is missing: a Node.js from outside Debian already has npm, and Debian's npm
 # package would conflict with it. docker-compose without its recommended engine.
-system-deps: ## Chromium, npm and docker-compose for the tests (Debian packages; run as root)
+system-deps: ## Chromium, npm, curl, envsubst, docker-compose for the tests (Debian; as root)
 	@full=""; bare=""; \
 	command -v chromium >/dev/null || full="$$full chromium"; \
 	command -v npm >/dev/null || full="$$full npm"; \
+	command -v curl >/dev/null || full="$$full curl"; \
+	command -v envsubst >/dev/null || full="$$full gettext-base"; \
 	command -v docker-compose >/dev/null || bare="docker-compose"; \
 	if [ -n "$$full$$bare" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
@@ -80,9 +82,18 @@ polyaxon-venv: .venv-polyaxon/.installed ## Create .venv-polyaxon: the polyaxon 
 .venv-polyaxon/.installed: polyaxon/requirements.txt
 	$(MAKE) --no-print-directory -C polyaxon cli PYTHON=$(PYTHON)
 
-test: system-deps venv seldon-venv polyaxon-venv ## Lint and run the test suite
+# The whole suite (what .ci/run runs), on TEST_WORKERS pytest workers: most tests wait on
+# the processes they start. It ends with its 15 slowest tests and its wall time as a
+# multiple of one `import tensorflow` here. Tests sharing a server or Ray keep to one
+# worker (xdist_group).
+TEST_WORKERS ?= 3
+test: system-deps venv seldon-venv polyaxon-venv ## Lint and run every test (what CI runs)
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 --tf-ratio
+
+test-fast: venv ## Lint and run the in-process tests only (a minute or two; no servers)
+	$(BIN)/ruff check cartpole tests benchmarks polyaxon
+	$(BIN)/pytest -m "not slow" --durations=15
 
 lint: venv ## Lint only
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
@@ -126,17 +137,36 @@ run-dev-router-agent: visdom ## Router demo: 3 copies of MODEL behind ROUTER, re
 report: venv ## HTML report of the latest group (runs/<group>/report.html) + runs/report.png
 	$(BIN)/cartpole report --screenshot runs/report.png
 
-bench: bench-solve bench-grid bench-metrics ## Run every benchmark, rewrite docs/benchmarks.md (~12 min)
+# Benchmarks write benchmarks/results/<name>.json (raw results, machine, load, versions);
+# bench-docs renders docs/benchmarks.md and the README's figures from those files only.
+# --via records the make command that reproduces a results file.
+SB3_SEEDS ?= 5
+BENCH_SETUP = $(BIN)/python -m pip install --quiet -e '.[bench]'
+.PHONY: bench-docs
 
-bench-solve: venv ## Time-to-solve against stable-baselines3 DQN (about 8 minutes)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
-	$(BIN)/python -m benchmarks.time_to_solve --seeds $(SEEDS) --out docs/benchmarks.md
+bench: ## Run every benchmark one after the other (tens of minutes), then bench-docs
+	$(MAKE) --no-print-directory bench-solve
+	$(MAKE) --no-print-directory bench-grid
+	$(MAKE) --no-print-directory bench-metrics
+	$(MAKE) --no-print-directory bench-serve-stacks
+	$(MAKE) --no-print-directory bench-remote
+	$(MAKE) --no-print-directory bench-docs
+
+bench-docs: ## Render docs/benchmarks.md and the README's figures from benchmarks/results/*.json
+	$(PYTHON) -m benchmarks.render
+
+bench-solve: venv ## Time-to-solve against stable-baselines3 DQN, SEEDS and SB3_SEEDS seeds
+	$(BENCH_SETUP)
+	$(BIN)/python -m benchmarks.time_to_solve --seeds $(SEEDS) --sb3-seeds $(SB3_SEEDS) \
+		--via "make bench-solve SEEDS=$(SEEDS) SB3_SEEDS=$(SB3_SEEDS)"
+	$(PYTHON) -m benchmarks.render
 
 bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
-	$(BIN)/python -m benchmarks.grid_parallel --out docs/benchmarks.md
+	$(BIN)/python -m benchmarks.grid_parallel --via "make bench-grid"
+	$(PYTHON) -m benchmarks.render
 
 # seldon-core with TensorFlow 2.15 (the last line that fits its pins), for the
-# original's Keras row of the serving benchmark only: about 1.3 GB.
+# original's Keras row of the serving benchmarks only (over a gigabyte).
 $(VENV)-seldon-keras/.installed: seldon/requirements.txt
 	$(PYTHON) -m venv $(VENV)-seldon-keras
 	$(VENV)-seldon-keras/bin/python -m pip install --quiet --upgrade pip
@@ -147,19 +177,22 @@ $(VENV)-seldon-keras/.installed: seldon/requirements.txt
 
 bench-serve-stacks: venv seldon-venv $(VENV)-seldon-keras/.installed ## cartpole serve vs seldon-core and other stacks (needs wrk)
 	@command -v wrk >/dev/null || (echo "needs wrk: apt-get install wrk" >&2; exit 1)
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BENCH_SETUP)
 	test -f $(MODEL) || $(MAKE) train
 	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) \
-		--keras-venv $(VENV)-seldon-keras --out docs/benchmarks.md
+		--keras-venv $(VENV)-seldon-keras --via "make bench-serve-stacks MODEL=$(MODEL)"
+	$(PYTHON) -m benchmarks.render
 
-bench-remote: venv seldon-venv $(VENV)-seldon-keras/.installed ## Remote agent: env steps/s vs seldon-core and the 2018 client
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+bench-remote: venv seldon-venv $(VENV)-seldon-keras/.installed ## Remote agent: `cartpole run` and the library vs seldon-core and the 2018 client
+	$(BENCH_SETUP)
 	test -f $(MODEL) || $(MAKE) train
 	$(BIN)/python -m benchmarks.remote_agent --model $(MODEL) \
-		--keras-venv $(VENV)-seldon-keras --out docs/benchmarks.md
+		--keras-venv $(VENV)-seldon-keras --via "make bench-remote MODEL=$(MODEL)"
+	$(PYTHON) -m benchmarks.render
 
-bench-metrics: venv ## Training time with and without metrics engines
-	$(BIN)/python -m benchmarks.metrics_overhead --out docs/benchmarks.md
+bench-metrics: venv ## Training time and whole-process time with and without metrics engines
+	$(BIN)/python -m benchmarks.metrics_overhead --via "make bench-metrics"
+	$(PYTHON) -m benchmarks.render
 
 # --- Docker: the trainer image and the compose stacks (no Docker on the test machine) ---
 DOCKER_ORG ?= cartpole

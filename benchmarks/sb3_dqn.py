@@ -134,6 +134,9 @@ def run(seed: int, steps: int, eval_every: int, eval_episodes: int, stop_on_solv
         "evaluations": callback.evaluations,
         "final_eval_mean": final_eval_mean,
         "final_solves": None if final_eval_mean is None else final_eval_mean >= SOLVED_MEAN,
+        "hyperparams": ZOO_HYPERPARAMS,
+        "eval_every": eval_every,
+        "eval_episodes": eval_episodes,
         "versions": {
             "stable_baselines3": stable_baselines3.__version__,
             "torch": torch.__version__,

@@ -1,0 +1,864 @@
+"""Render every benchmark figure of the docs from benchmarks/results/*.json.
+
+``python -m benchmarks.render`` (``make bench-docs``) rewrites docs/benchmarks.md whole,
+and in README.md only the blocks between ``<!-- bench:NAME -->`` and
+``<!-- /bench:NAME -->``. ``--check`` changes nothing and exits 1 if either file differs
+from its rendering. No figure is typed here: every number comes from a results file,
+and a benchmark without one is shown as not run. Only the standard library is used, so
+the docs test stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DOCS = ROOT / "docs" / "benchmarks.md"
+README = ROOT / "README.md"
+# results file -> its make target and its script
+BENCHMARKS = {
+    "solve": ("bench-solve", "benchmarks/time_to_solve.py"),
+    "grid": ("bench-grid", "benchmarks/grid_parallel.py"),
+    "metrics": ("bench-metrics", "benchmarks/metrics_overhead.py"),
+    "serve-stacks": ("bench-serve-stacks", "benchmarks/serve_stacks.py"),
+    "remote": ("bench-remote", "benchmarks/remote_agent.py"),
+}
+BLOCK = re.compile(r"(<!-- bench:([a-z0-9-]+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
+
+Results = dict[str, dict[str, Any]]
+
+
+# --- loading -------------------------------------------------------------------------------
+
+def load_results(folder: Path = RESULTS) -> Results:
+    return {name: json.loads((folder / f"{name}.json").read_text())
+            for name in BENCHMARKS if (folder / f"{name}.json").exists()}
+
+
+# --- number formats ------------------------------------------------------------------------
+
+def num(value: float | None, digits: int = 0) -> str:
+    """A number with thousands separators; a dash for none."""
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def about(value: float) -> str:
+    """Two significant figures, for prose: 27,317 -> 27,000; 15.3 -> 15; 0.172 -> 0.17."""
+    if value == 0:
+        return "0"
+    digits = 2 - 1 - int(f"{abs(value):e}".split("e")[1])
+    rounded = round(value, digits)
+    return f"{rounded:,.{max(digits, 0)}f}"
+
+
+def times(value: float | None) -> str:
+    """A ratio: 1,769×, 11.2×, 0.17×."""
+    if value is None:
+        return "—"
+    if value >= 100:
+        return f"{value:,.0f}×"
+    if value >= 1:
+        return f"{value:.1f}×"
+    return f"{value:.2g}×"
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:+.1f}%"
+
+
+def secs(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "an unknown time"
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def met(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def an(n: int) -> str:
+    """The article before a number said aloud: an 8, an 11, an 18, an 80; a 16."""
+    spoken = str(n)
+    return "an" if spoken.startswith("8") or spoken in ("11", "18") or (
+        len(spoken) in (5, 6) and spoken[:2] in ("11", "18")) else "a"
+
+
+def code(text: str) -> str:
+    return f"`{text}`"
+
+
+# --- what every section says about its run ------------------------------------------------
+
+def machine_line(data: dict[str, Any]) -> str:
+    m, load = data["machine"], data["load_average"]
+    tf = m.get("tensorflow_import_seconds")
+    tf_text = (f"`python -c \"import tensorflow\"` took {tf:.1f} s" if tf is not None
+               else "TensorFlow was not importable")
+    return (f"Measured {data['date'][:10]} on {m['cpu_model']}, {m['cores']} cores, "
+            f"AVX-512 {'yes' if m['avx512'] else 'no'}, Python {m['python']}; {tf_text}. "
+            f"Load average {load['start'][0]:.2f} at the start "
+            f"(1-minute; at most {load.get('max_1min', load['start'][0]):.2f} during the "
+            f"run, which took {duration(data.get('duration_seconds'))}).")
+
+
+def load_note(data: dict[str, Any]) -> str:
+    """How busy the shared machine was: the 1-minute load at the start and at most."""
+    load = data["load_average"]
+    return (f"load average {load['start'][0]:.1f} at its start, at most "
+            f"{load.get('max_1min', load['start'][0]):.1f} during it")
+
+
+def versions_line(data: dict[str, Any]) -> str:
+    return "Versions, read from the environments that ran: " + ", ".join(
+        f"{name} {v}" for name, v in sorted(data["versions"].items())) + "."
+
+
+def reproduce(data: dict[str, Any]) -> str:
+    text = f"Reproduce with {code(data['command'])}"
+    if data.get("argv") and data["argv"] != data["command"]:
+        text += f" (it runs {code(data['argv'])})"
+    return text + "."
+
+
+def footer(data: dict[str, Any]) -> list[str]:
+    return [machine_line(data), "", versions_line(data), "", reproduce(data)]
+
+
+def not_run(name: str) -> str:
+    target, _ = BENCHMARKS[name]
+    return (f"Not measured yet: no `benchmarks/results/{name}.json`. "
+            f"`make {target}` runs it and writes it.")
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+            *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+# --- time to solve -------------------------------------------------------------------------
+
+def _hparams_text(hp: dict[str, Any]) -> str:
+    keys = ("learning_rate", "batch_size", "buffer_size", "learning_starts", "gamma",
+            "train_freq", "gradient_steps", "target_update", "target_update_interval",
+            "exploration_fraction", "exploration_final_eps", "epsilon_decay", "epsilon_min",
+            "hidden_sizes", "policy_kwargs")
+    return ", ".join(f"{k} {json.dumps(hp[k])}" for k in keys if k in hp)
+
+
+def solve_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Time to solve CartPole-v1 (`benchmarks/time_to_solve.py`)", ""]
+    if data is None:
+        return [*lines, not_run("solve")]
+    st, res = data["settings"], data["results"]
+    ours, sb3, s = res["cartpole"], res["sb3"], res["summary"]
+    hp = ours[0]["result"]["hparams"] if ours else {}
+    zoo = sb3[0]["hyperparams"] if sb3 and "hyperparams" in sb3[0] else {}
+    sb3_steps = max((r["steps_done"] for r in sb3), default=None)
+    paired = s["paired_seeds"]
+    lines += [
+        f"*Solved* means a {st['eval_episodes']}-episode greedy evaluation with a mean "
+        f"return of at least {st['threshold']:g} (CartPole-v1's reward threshold). Both "
+        f"sides evaluate every {num(hp.get('eval_every'))} env steps on the same separately "
+        f"seeded episodes, train on one thread, one process per seed, the two sides "
+        f"interleaved seed by seed, each with a budget of {num(st['steps'])} env steps.",
+        "",
+        f"- **cartpole**: {code(ours[0]['command'].replace('--seed 0', '--seed N'))} "
+        "(as a user runs it, in a folder of its own) with its default hyperparameters: "
+        f"Double DQN, {_hparams_text(hp)}; the gradient steps of one update run in one "
+        "XLA-compiled call, and acting is a numpy forward pass. Its time counts from the "
+        "start of training and includes its own evaluations. It stops at the first solving "
+        "evaluation once the confirmation episodes agree (`--stop-on-solve`, the "
+        f"default); the saved `.h5` is then evaluated on {st['final_episodes']} fresh "
+        "episodes." if ours else "- **cartpole**: no run recorded.",
+        f"- **stable-baselines3 DQN** with the rl-baselines3-zoo CartPole-v1 hyperparameters "
+        f"({_hparams_text(zoo)}). Its time excludes its evaluation callback. It runs all "
+        f"{num(sb3_steps)} steps, and its final model is evaluated on "
+        f"{st['final_episodes']} episodes for context.",
+        "",
+        f"The ratio compares medians over the seeds both sides ran ({len(paired)}: "
+        f"{', '.join(map(str, paired))}). A seed that never solves counts as slower than "
+        "every seed that does. \"Training time\" is the whole trial: for cartpole, until "
+        "the confirmation lets it stop; for SB3, all of its steps "
+        f"({secs(s['sb3_train_seconds_min'], 1)}–{secs(s['sb3_train_seconds_max'], 1)} s "
+        f"in this run). The whole benchmark took {duration(data['duration_seconds'])}. "
+        "Each run is deterministic for its seed on a given machine: a rerun gives the same "
+        "steps and scores, and only the seconds move.",
+        "",
+        *table(["figure", "cartpole DQN", "stable-baselines3 DQN (zoo config)"], [
+            [f"seeds solving within {num(st['steps'])} steps",
+             f"{s['ours_solved']}/{len(ours)}", f"{s['sb3_solved']}/{len(sb3)}"],
+            ["median time to solve, paired seeds (s)", secs(s["ours_median_seconds_paired"]),
+             secs(s["sb3_median_seconds"])],
+            ["ratio (cartpole / SB3)", f"**{secs(s['ratio'])}**", "1"],
+            [f"median time to solve, all {len(ours)} seeds (s)",
+             secs(s["ours_median_seconds"]), ""],
+            [f"saved model solves a {st['final_episodes']}-episode evaluation",
+             f"{s['ours_final_solves']}/{len(ours)}",
+             f"{s['sb3_final_solves']}/{len(sb3)} (model after {num(sb3_steps)} steps)"],
+        ]),
+        "",
+        "Per seed (\"whole process\": the command's wall clock, TensorFlow's or torch's "
+        "import included):",
+        "",
+        *table(["side", "seed", "solved at step", "time to solve (s)", "training time (s)",
+                "whole process (s)", f"best {st['eval_episodes']}-ep eval",
+                f"{st['final_episodes']}-ep eval of the final model"],
+               [[r["impl"], str(r["seed"]), num(r["solved_at_step"]),
+                 secs(r["solved_at_seconds"]), secs(r["train_seconds"], 1),
+                 secs(r.get("process_wall"), 1), secs(r["best_eval"], 1),
+                 secs(r.get("final_eval_mean"), 1)]
+                for r in sorted(ours + sb3, key=lambda r: (r["seed"], r["impl"]))]),
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- grid ----------------------------------------------------------------------------------
+
+def grid_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Grid search: parallel efficiency (`benchmarks/grid_parallel.py`)", ""]
+    if data is None:
+        return [*lines, not_run("grid")]
+    st, pairs = data["settings"], data["results"]["pairs"]
+    first = pairs[0]
+    one, two = first["one"], first["two"]
+    growth = two["train_seconds_sum"] / one["train_seconds_sum"] - 1
+    ratios = [p["ratio"] for p in pairs]
+    lines += [
+        f"{an(one['trials']).capitalize()} {one['trials']}-combination grid "
+        f"({code(st['grid'])}) runs twice in one "
+        "benchmark: with `--workers 1`, which is the same trials one by one, and with "
+        "`--workers 2`. Each trial is a fresh process on one TensorFlow thread with a fixed "
+        f"budget of {num(st['steps'])} env steps and no early stop, so both runs do the "
+        "same work. The ratio is the wall clock of the second run over the first; the "
+        f"target is at most {st['target_ratio']:g}. Peak memory is each worker's own "
+        "maximum resident set (`ru_maxrss`), read at the end of its trial.",
+        "",
+        "Two trials that train side by side are each slower than one alone: in this run the "
+        f"summed training time inside the trials grew by {100 * growth:.0f}% with two "
+        f"workers, so the ratio sits {'above' if ratios[0] > 0.5 else 'at or below'} the "
+        f"ideal 0.5. Target {met(max(ratios) <= st['target_ratio'])} "
+        + (f"in every one of the {len(pairs)} repeats (ratios "
+           f"{', '.join(f'{r:.2f}' for r in ratios)})." if len(pairs) > 1
+           else f"(ratio {ratios[0]:.2f}, one repeat; `--repeats N` runs the pair N times)."),
+        "",
+        *table(["figure", "`--workers 1`", "`--workers 2`"], [
+            [f"wall clock of the {one['trials']}-trial grid (s)", secs(one["wall"], 1),
+             secs(two["wall"], 1)],
+            ["of which training inside the trials, summed (s)",
+             secs(one["train_seconds_sum"], 1), secs(two["train_seconds_sum"], 1)],
+            ["ratio to one by one", "1",
+             f"**{first['ratio']:.2f}** (target ≤ {st['target_ratio']:g})"],
+            ["peak memory per worker, max / mean (MiB)",
+             f"{one['peak_rss_mb_max']:.0f} / {one['peak_rss_mb_mean']:.0f}",
+             f"{two['peak_rss_mb_max']:.0f} / {two['peak_rss_mb_mean']:.0f}"],
+            ["same scores in both runs", "yes" if first["same_scores"] else "**no**", ""],
+            ["load average before the run (1-min)", secs(one.get("load_1min")),
+             secs(two.get("load_1min"))],
+        ]),
+        "",
+        f"Commands: {code(one['command'])} and {code(two['command'])}, each in an empty "
+        "folder; the wall clock includes every trial process's start and TensorFlow import.",
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+def metrics_rows(data: dict[str, Any]) -> dict[str, dict[str, float]]:
+    out = {}
+    for name, runs in data["results"]["runs"].items():
+        train = [r["train_seconds"] for r in runs]
+        wall = [r["process_wall"] for r in runs]
+        out[name] = {"train": statistics.median(train), "train_min": min(train),
+                     "train_max": max(train), "wall": statistics.median(wall),
+                     "wall_min": min(wall), "wall_max": max(wall),
+                     "outside": statistics.median(w - t for w, t in zip(wall, train,
+                                                                        strict=True)),
+                     "n": len(runs)}
+    return out
+
+
+def metrics_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Metrics engines: overhead (`benchmarks/metrics_overhead.py`)", ""]
+    if data is None:
+        return [*lines, not_run("metrics")]
+    st = data["settings"]
+    rows = metrics_rows(data)
+    base = rows[st["baseline"]]
+    targets = st.get("targets", {})
+    spread = base["train_max"] - base["train_min"]
+    diffs = max(abs(r["train"] - base["train"]) for r in rows.values())
+    verdicts = [f"{name}: {pct(rows[name]['train'] / base['train'] - 1)} against a target of "
+                f"at most {100 * t:.0f}% ({met(rows[name]['train'] / base['train'] - 1 <= t)})"
+                for name, t in targets.items() if name in rows]
+    table_rows = []
+    for name, r in rows.items():
+        target = targets.get(name)
+        table_rows.append([
+            name, secs(r["train"]), f"{secs(r['train_min'])}–{secs(r['train_max'])}",
+            pct(r["train"] / base["train"] - 1),
+            f"≤ {100 * target:.0f}%" if target is not None else "",
+            secs(r["wall"]), f"{secs(r['wall_min'])}–{secs(r['wall_max'])}",
+            pct(r["wall"] / base["wall"] - 1), secs(r["outside"])])
+    lines += [
+        "The same training (fixed steps, no early stop) with and without an engine, each "
+        "run a fresh process on one thread, the configurations interleaved seed by seed. "
+        "Every configuration writes the trial's own events file; \"no engine\" is the "
+        "default console engine at the default log level, which formats nothing. For "
+        "\"visdom + mlflow\" the benchmark starts a real Visdom server and a real "
+        "`mlflow server` (SQLite store) on loopback.",
+        "",
+        "Two times per run. *Training* is the trial's own clock: the engines' background "
+        "threads (batching, HTTP) share the process with training while it runs. *Whole "
+        "process* is the command's wall clock from start to exit: TensorFlow's import, the "
+        "group's open step (MLflow's parent run), training, the engines' close (flushing "
+        "their queues, the MLflow upload of the model), the group's close step (Visdom's "
+        "summary chart, the MLflow model registry) and the exit. \"Outside training\" is "
+        "the median of the difference.",
+        "",
+        "Targets (overhead of the median training time): " + "; ".join(verdicts) + ". "
+        f"On this run the spread of the baseline from run to run ({secs(spread)} s, its "
+        f"min–max) is {'wider' if spread > diffs else 'narrower'} than the largest "
+        f"difference between the medians of two configurations ({secs(diffs)} s).",
+        "",
+        *table(["engines", "training, median (s)", "min–max (s)", "overhead",
+                "target", "whole process, median (s)", "min–max (s)", "overhead",
+                "outside training (s)"], table_rows),
+        "",
+        f"{base['n']} seeds × {num(st['steps'])} env steps per configuration. Engine "
+        "options per configuration: "
+        + "; ".join(f"{name}: {code(c)}" for name, c in st.get("configs", {}).items()) + ".",
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- serving -------------------------------------------------------------------------------
+
+def _cell(row: dict[str, Any], connections: int) -> dict[str, Any] | None:
+    return next((c for c in row.get("cells", []) if c["connections"] == connections), None)
+
+
+def serve_ratio(rows: list[dict[str, Any]], key: str, peer: str,
+                connections: int) -> float | None:
+    """req/s of row ``key`` over the peer's, at ``connections``; None if either failed."""
+    row = next((r for r in rows if r["key"] == key), None)
+    base = next((r for r in rows if r["key"] == peer), None)
+    if row is None or base is None:
+        return None
+    a, b = _cell(row, connections), _cell(base, connections)
+    if not a or not b or a["failed"] or b["failed"] or not b["rps"]:
+        return None
+    return a["rps"] / b["rps"]
+
+
+def alternate_ratios(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Per connection count: the ratios of the rounds measured in turn, and their median
+    (None when any round failed: a failed cell is never averaged away)."""
+    alt = data["results"].get("alternate")
+    out: dict[int, dict[str, Any]] = {}
+    for r in alt["rounds"] if alt else []:
+        entry = out.setdefault(r["connections"], {"ratios": [], "failed": 0})
+        if r["ratio"] is None:
+            entry["failed"] += 1
+        else:
+            entry["ratios"].append(r["ratio"])
+    for entry in out.values():
+        entry["median"] = (statistics.median(entry["ratios"])
+                           if entry["ratios"] and not entry["failed"] else None)
+    return out
+
+
+def headline_ratio(data: dict[str, Any], connections: int) -> tuple[float | None, str]:
+    """The serving ratio to quote, and how it was measured: the median of the rounds in
+    turn when the run has them, else the one-after-the-other rows."""
+    alt = alternate_ratios(data).get(connections)
+    if alt is not None:
+        return alt["median"], (f"the median of {len(alt['ratios']) + alt['failed']} rounds "
+                               "measured in turn")
+    st = data["settings"]
+    return (serve_ratio(data["results"]["rows"], "cartpole-serve", st["peer"], connections),
+            "rows measured one after the other")
+
+
+def seldon_text(st: dict[str, Any], versions: dict[str, str], venv: str) -> str:
+    cfg = st["seldon_config"]
+    return (f"seldon-core {versions.get(venv + ':seldon-core', '(version unknown)')} "
+            f"({cfg['workers']} gunicorn worker{'s' if cfg['workers'] != 1 else ''}, "
+            f"{cfg['threads']} thread{'s' if cfg['threads'] != 1 else ''}, its defaults "
+            "otherwise)")
+
+
+def serve_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Serving (`benchmarks/serve_stacks.py`)", ""]
+    if data is None:
+        return [*lines, not_run("serve-stacks")]
+    st, rows, v = data["settings"], data["results"]["rows"], data["versions"]
+    peer = st["peer"]
+    conns = st["connections"]
+    hi = max(conns)
+    ours = next((r for r in rows if r["key"] == "cartpole-serve"), None)
+    keras = next((r for r in rows if r["key"] == "seldon-keras"), None)
+    table_rows = []
+    for r in rows:
+        cells = []
+        for c in conns:
+            cell = _cell(r, c)
+            if cell is None:
+                cells += ["—", "—", "—"]
+            elif cell["failed"]:
+                cells += [f"**failed**: {cell['reason']}", "—", "—"]
+            else:
+                cells += [num(cell["rps"]), f"{secs(cell['p50_ms'])} / {secs(cell['p99_ms'])}",
+                          times(serve_ratio(rows, r["key"], peer, c))]
+        table_rows.append([r["stack"], r["role"], *cells, num(r["rss_mb"]),
+                           f"{secs(r['ready_s'])} s", secs(r.get("load_1min"))])
+    header = ["stack", "role"]
+    for c in conns:
+        n = f"{c} conn"
+        header += [f"req/s, {n}", f"p50 / p99 (ms), {n}", f"× peer, {n}"]
+    header += ["RSS (MB)", "start to first answer", "load before the row (1-min)"]
+    t = st["targets"]
+    prose = [
+        f"The serving issue asks `cartpole serve` for at least {t['ratio']:g}× the requests "
+        "per second of seldon-core-microservice wrapping our numpy MODEL class, at "
+        f"{t['connections']} connections, with a p99 of at most {t['p99_ms']:g} ms, at most "
+        f"{t['rss_mb']:g} MB resident and at most {t['ready_s']:g} s from start to the "
+        "first answer. All rows run in one process each, one after the other in one run, one "
+        "observation per request, the same model; each server's whole process group is gone "
+        "before the next starts. The peer of the ratio columns is the first row: "
+        f"seldon-core-microservice with our numpy MODEL class, {seldon_text(st, v, 'seldon-venv')}"
+        ", in `.venv-seldon`. The candidate stacks are the same prediction endpoint on "
+        "uvicorn, one worker: FastAPI (pydantic validation), Starlette, and a plain ASGI "
+        "callable with orjson; `cartpole serve` is a plain ASGI app on uvicorn. The floor "
+        "row answers a constant without reading the request. seldon-core's RSS counts its "
+        "gunicorn master and worker. A cell in which wrk saw socket errors or non-2xx "
+        "answers is marked failed and enters no ratio.",
+        "",
+    ]
+    alt = alternate_ratios(data)
+    if alt:
+        prose += [
+            "Because other work may share the machine, `cartpole serve` and the peer are "
+            f"also measured in turn: both servers up at once, {st['rounds']} rounds of wrk on "
+            f"one then the other, {st['round_seconds']} s per cell, a ratio per round; "
+            + "; ".join(
+                f"at {c} connection{'s' if c != 1 else ''}: "
+                + (f"median {times(a['median'])}" if a["median"] is not None
+                   else "**no median** (a cell failed)")
+                + " (rounds: " + ", ".join(times(x) for x in a["ratios"])
+                + (f", {a['failed']} failed" if a["failed"] else "") + ")"
+                for c, a in sorted(alt.items()))
+            + ". These are the ratios quoted below and in the README.",
+            "",
+        ]
+    if ours is not None:
+        at = t["connections"]
+        r16, r1 = headline_ratio(data, at)[0], headline_ratio(data, min(conns))[0]
+        c16 = _cell(ours, at)
+        if r16 is not None and c16 is not None:
+            prose += [
+                f"In this run `cartpole serve` answers {times(r16)} the peer's requests per "
+                f"second at {at} connections (target {t['ratio']:g}×: "
+                f"{met(r16 >= t['ratio'])}) and {times(r1)} at {min(conns)} connection; at "
+                f"{at} connections its p99 is {secs(c16['p99_ms'])} ms (target "
+                f"{t['p99_ms']:g} ms: {met(c16['p99_ms'] <= t['p99_ms'])}); it holds "
+                f"{num(ours['rss_mb'])} MB (target {t['rss_mb']:g}: "
+                f"{met(ours['rss_mb'] <= t['rss_mb'])}) and answers {secs(ours['ready_s'])} s "
+                f"after it starts (target {t['ready_s']:g} s: "
+                f"{met(ours['ready_s'] <= t['ready_s'])}).",
+            ]
+        else:
+            prose.append("In this run the ratio of `cartpole serve` to the peer could not be "
+                         "computed: a cell failed (see the table).")
+        asgi = serve_ratio(rows, "cartpole-serve", "asgi", hi)
+        if asgi is not None:
+            prose[-1] += (" It does more than the bare `asgi` row (Prometheus counters and a "
+                          "latency histogram, routing, tags), and reaches "
+                          f"{100 * asgi:.0f}% of that row's throughput at {hi} connections.")
+        prose.append("")
+    if keras is not None:
+        k1 = _cell(keras, min(conns))
+        tf = v.get("seldon-keras-venv:tensorflow-cpu") or v.get("seldon-keras-venv:tensorflow")
+        prose += [
+            "The original's style, a Keras `model.predict` call per request, runs in a third "
+            f"environment (`.venv-seldon-keras`) with TensorFlow {tf} (the last line that fits "
+            "seldon-core's pins; the model is rebuilt from the same weights because Keras 2 "
+            "cannot read a Keras 3 file's config) and runs last, so that its TensorFlow "
+            "threads weigh on no other row"
+            + (f": {num(k1['rps'])} requests per second at {min(conns)} connection."
+               if k1 and not k1["failed"] else "."),
+            "",
+        ]
+    lines += [
+        *prose,
+        *table(header, table_rows),
+        "",
+        f"wrk {v.get('wrk', '')}, one thread, {st['seconds_per_cell']} s per cell, "
+        f"{', '.join(map(str, conns))} connections; body {code(st['body'])} to "
+        f"{code(st['path'])}. Server commands as run:",
+        "",
+        *(f"- {r['stack']}: {code(r['command'])}" for r in rows),
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- remote agent --------------------------------------------------------------------------
+
+def _remote(rows: list[dict[str, Any]], server: str, agent: str,
+            kind: str) -> dict[str, Any] | None:
+    row = next((r for r in rows if (r["server_key"], r["agent"], r["kind"])
+                == (server, agent, kind)), None)
+    return row if row is not None and row.get("steps_s") is not None else None
+
+
+def remote_peer(data: dict[str, Any]) -> dict[str, Any] | None:
+    peer = data["settings"]["peer"]
+    return next((r for r in data["results"]["rows"]
+                 if (r["server_key"], r["agent"]) == (peer["server_key"], peer["agent"])
+                 and r.get("steps_s")), None)
+
+
+def remote_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Remote agent (`benchmarks/remote_agent.py`)", ""]
+    if data is None:
+        return [*lines, not_run("remote")]
+    st, res, v = data["settings"], data["results"], data["versions"]
+    rows = res["rows"]
+    peer = remote_peer(data)
+    table_rows = []
+    for r in rows:
+        kind = r["kind"]
+        if r["kind"] == "process":
+            kind = "process: " + code(re.sub(r"--port \d+", "--port PORT", r["command"]))
+        if r.get("steps_s") is None:
+            table_rows.append([r["server"], r["agent"], kind,
+                               f"not run: {r.get('not_run', 'no result')}", "—", "—", "—"])
+            continue
+        ratio = times(r["steps_s"] / peer["steps_s"]) if peer else "—"
+        table_rows.append([r["server"], r["agent"], kind, num(r["steps_s"]),
+                           f"{secs(r['p50_ms'])} ms", f"{secs(r['p99_ms'])} ms", ratio])
+    t = st["targets"]
+    prose = [
+        "How many CartPole steps per second `cartpole run` plays against a served model, on "
+        "loopback, with the server and the agent sharing this machine's cores. Targets "
+        "(the remote agent's issue): with 16 runners and `--batch` against `cartpole serve`, "
+        f"at least {num(t['batched'])} env steps/s; without batching, at least "
+        f"{num(t['unbatched'])}.",
+        "",
+        "Servers, one after another, each in its own process group: `cartpole serve`; "
+        "seldon-core-microservice with our numpy MODEL class (REST and gRPC), "
+        f"{seldon_text(st, v, 'seldon-venv')}; and seldon-core-microservice with a Keras "
+        "`model.predict` class, the 2018 original's serving style (in `.venv-seldon-keras`, "
+        "built by the make target). Each row says what it measures:",
+        "",
+        "- **process**: `cartpole run` as a user runs it, a subprocess with its progress "
+        "display and metric events; the figures are those of its JSON result. Its `-e` is "
+        "set from the in-process rate of the same agent so that it plays for about "
+        f"{st['seconds_per_cell']:g} s; a cell that would take more than "
+        f"{st['process_cap_seconds']:g} s is not run.",
+        "- **in-process library**: the runners behind `cartpole run` "
+        "(`cartpole.remote.play`), called in the benchmark's process for "
+        f"{st['seconds_per_cell']:g} s after a {st['warmup_seconds']:g} s warm-up; cut "
+        "episodes count their steps.",
+        "- **in-process, 2018 client pattern**: one runner, a new HTTP session per request, "
+        "a feedback request after every step, as the 2018 agent did.",
+        "",
+        "The peer of the ratio column is the 2018 client against the 2018 serving style: "
+        "the journey as it was."
+        + ("" if peer else " It is missing from this run, so there is no ratio."),
+        "",
+    ]
+    serve_b = {k: _remote(rows, "cartpole-serve", "16 runners, --batch", k)
+               for k in ("process", "in-process library")}
+    serve_u = {k: _remote(rows, "cartpole-serve", "16 runners", k)
+               for k in ("process", "in-process library")}
+    facts = []
+    for kind in ("process", "in-process library"):
+        b, u = serve_b[kind], serve_u[kind]
+        if b and u:
+            facts.append(f"{kind}: 16 batched runners play {num(b['steps_s'])} env steps/s "
+                         f"(target {num(t['batched'])}: {met(b['steps_s'] >= t['batched'])}) "
+                         f"and 16 unbatched runners {num(u['steps_s'])} (target "
+                         f"{num(t['unbatched'])}: {met(u['steps_s'] >= t['unbatched'])})")
+    if facts:
+        prose += ["Against `cartpole serve` in this run, " + "; ".join(facts) + ".", ""]
+    sb = _remote(rows, "seldon-numpy", "16 runners, --batch", "process")
+    su = _remote(rows, "seldon-numpy", "16 runners", "process")
+    gb = _remote(rows, "seldon-numpy", "--grpc-client, 16 runners, --batch", "process")
+    more = []
+    if sb and su:
+        more.append(f"against seldon-core with the same numpy model, batching is worth "
+                    f"{times(sb['steps_s'] / su['steps_s'])} to `cartpole run` (its gunicorn "
+                    "sync worker closes the connection after every answer, so each request "
+                    "is a new connection there)")
+    if sb and gb:
+        more.append(f"batched gRPC plays {times(gb['steps_s'] / sb['steps_s'])} the steps of "
+                    "batched REST against it (one gRPC worker)")
+    if peer:
+        ours_b = serve_b["process"]
+        c18 = _remote(rows, "cartpole-serve", "2018 client, 1 runner",
+                      "in-process, 2018 client pattern")
+        more.append(f"the 2018 journey (its client against its Keras serving style) plays "
+                    f"{num(peer['steps_s'])} steps/s, bounded by `model.predict`")
+        if ours_b:
+            more.append(f"`cartpole run --runners 16 --batch` against `cartpole serve` plays "
+                        f"{times(ours_b['steps_s'] / peer['steps_s'])} that")
+        if c18:
+            more.append(f"the 2018 client alone against `cartpole serve` "
+                        f"{times(c18['steps_s'] / peer['steps_s'])}")
+    if more:
+        prose += ["In this run, " + "; ".join(more) + ".", ""]
+    lines += [
+        *prose,
+        *table(["server", "agent", "kind", "env steps/s", "request p50", "request p99",
+                "× peer"], table_rows),
+        "",
+        "The runners' HTTP client parses answers with httptools over a socket of its own; "
+        "the standard library's `http.client` was the bottleneck when it was measured "
+        "while the client was built.",
+        "",
+        "Servers as run (with the 1-minute load average before each, other work on the "
+        "machine included): "
+        + "; ".join(f"{s['server']}: {code(s['command'])}"
+                    + (f" (load {s['load_1min']:.2f})" if "load_1min" in s else "")
+                    for s in res["servers"]) + ".",
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- the whole page ------------------------------------------------------------------------
+
+SECTIONS: dict[str, Callable[[dict[str, Any] | None], list[str]]] = {
+    "solve": solve_section, "grid": grid_section, "metrics": metrics_section,
+    "serve-stacks": serve_section, "remote": remote_section,
+}
+
+
+def render_docs(results: Results) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by `make bench-docs` (python -m benchmarks.render) from "
+        "benchmarks/results/*.json: edit benchmarks/render.py, not this file. -->",
+        "",
+        "Every figure here is rendered from the raw results committed in "
+        "`benchmarks/results/`, one JSON file per benchmark, each written by a command in "
+        "`benchmarks/` that measures the project side by side with the peer it is compared "
+        "with, in the same run. Each file also records its machine (CPU model, cores, "
+        "AVX-512, the seconds `import tensorflow` took in that run), the load average, the "
+        "versions of the compared tools as installed in the environments that ran them, and "
+        "the command that reproduces it. `make bench` reruns every benchmark and rewrites "
+        "this page; the table below names the `make` target that reruns each one. "
+        "The targets quoted are the issues' targets; "
+        "everything else is measured.",
+        "",
+        "| benchmark | results file | measured | load average at start | command |",
+        "|---|---|---|---|---|",
+    ]
+    for name, (target, _) in BENCHMARKS.items():
+        data = results.get(name)
+        if data is None:
+            lines.append(f"| {name} | — | not yet | — | `make {target}` |")
+        else:
+            lines.append(f"| {name} | `benchmarks/results/{name}.json` | {data['date'][:10]} "
+                         f"| {data['load_average']['start'][0]:.2f} | {code(data['command'])} |")
+    for name, section in SECTIONS.items():
+        lines += ["", *section(results.get(name))]
+    return "\n".join(lines) + "\n"
+
+
+# --- README blocks -------------------------------------------------------------------------
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _items(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
+    return ",".join(f"{_compact(k)}:{_compact(obj[k])}" for k in keys if k in obj)
+
+
+def train_block(results: Results) -> str:
+    data = results.get("solve")
+    if data is None:
+        return not_run("solve")
+    st, res = data["settings"], data["results"]
+    ours, s = res["cartpole"], res["summary"]
+    first = next(r for r in ours if r["seed"] == 0) if any(
+        r["seed"] == 0 for r in ours) else ours[0]
+    result = first["result"]
+    trial = result["trials"][0]
+    first_hp = next(iter(result["hparams"]))
+    json_lines = [
+        "{" + _items(result, ("group", "state", "model", "score")) + ",",
+        f' "hparams":{{{_compact(first_hp)}:{_compact(result["hparams"][first_hp])},...}},'
+        + _items(result, ("trial", "run_dir")) + ",",
+        ' "trials":[{' + _items(trial, ("trial", "status", "score", "steps")) + ",...}]}",
+    ]
+    return "\n".join([
+        f"The training itself then takes about {about(s['ours_median_train_seconds'])} s on "
+        f"one core (the median of {len(ours)} seeds in `make bench-solve`, "
+        f"{data['date'][:10]}; the whole command, TensorFlow's import included, about "
+        f"{about(s['ours_median_process_wall'])} s): it stops once a "
+        f"{st['eval_episodes']}-episode greedy evaluation reaches CartPole-v1's threshold of "
+        f"{st['threshold']:g} and 80 more episodes confirm it. Its last two lines are a "
+        f"summary and a JSON object naming the model it kept (seed {first['seed']} of that "
+        f"run, {code(first['command'])}):",
+        "",
+        "```",
+        first["summary_line"],
+        *json_lines,
+        "```",
+    ])
+
+
+def run_example_block(results: Results) -> str:
+    data = results.get("remote")
+    example = data and data["results"].get("example")
+    if not example:
+        return not_run("remote")
+    out = example["stdout"]
+    start = next((i for i, line in enumerate(out) if " episodes against " in line),
+                 max(len(out) - 3, 0))
+    summary = json.loads(out[-1])
+    return "\n".join([
+        f"What {code(example['command'])} printed in `make bench-remote` "
+        f"({data['date'][:10]}), its progress lines left out:",
+        "",
+        "```",
+        *out[start:-1],
+        "{" + _items(summary, ("run", "state", "episodes", "score")) + ",...}",
+        "```",
+    ])
+
+
+def performance_block(results: Results) -> str:
+    parts = []
+    solve = results.get("solve")
+    if solve:
+        st, s = solve["settings"], solve["results"]["summary"]
+        n = len(solve["results"]["cartpole"])
+        m = solve["machine"]
+        paired = len(s["paired_seeds"])
+        ratio = (f"; on the {paired} seeds both it and stable-baselines3 DQN (with its tuned zoo "
+                 f"hyperparameters) ran, side by side in one run, its median is "
+                 f"{secs(s['ours_median_seconds_paired'], 1)} s against "
+                 f"{secs(s['sb3_median_seconds'], 1)} s: {times(s['ratio'])} the time"
+                 if s["ratio"] is not None
+                 else "; stable-baselines3 DQN had no finite median to compare with")
+        parts.append(
+            f"On the reference machine ({m['cpu_model']}, {m['cores']} cores, one thread per "
+            f"run), `cartpole train` solves CartPole-v1 in a median of "
+            f"{secs(s['ours_median_seconds'], 1)} s over {n} seeds{ratio}. {s['ours_solved']} "
+            f"of {n} seeds solve within {num(st['steps'])} steps, and "
+            f"{s['ours_final_solves']} of {n} saved models hold a {st['final_episodes']}-episode "
+            f"mean of at least {st['threshold']:g} (`make bench-solve`, {solve['date'][:10]}; "
+            f"{load_note(solve)}).")
+    else:
+        parts.append("Training speed: " + not_run("solve"))
+    parts.append(
+        "`make bench` runs every benchmark (time to solve against stable-baselines3 DQN, the "
+        "grid's parallel efficiency, the metrics engines' overhead, serving stacks, the "
+        "remote agent), writes its raw results to `benchmarks/results/` and rewrites "
+        "[docs/benchmarks.md](docs/benchmarks.md), with each table's command, and the "
+        "figures in this README.")
+    serve, remote = results.get("serve-stacks"), results.get("remote")
+    said = []
+    if serve:
+        st = serve["settings"]
+        hi, lo = max(st["connections"]), min(st["connections"])
+        r_hi, how = headline_ratio(serve, hi)
+        r_lo, _ = headline_ratio(serve, lo)
+        if r_hi is not None:
+            said.append(
+                f"`cartpole serve` answers {times(r_hi)} the requests per second of "
+                f"{seldon_text(st, serve['versions'], 'seldon-venv')} serving the same numpy "
+                f"model with its microservice, at {hi} concurrent connections "
+                f"({times(r_lo)} at {lo}; {how}; `make bench-serve-stacks`, "
+                f"{serve['date'][:10]}; {load_note(serve)})")
+        else:
+            said.append("the serving ratio is not available: a cell of its run failed "
+                        "(`make bench-serve-stacks`)")
+    else:
+        said.append("serving: " + not_run("serve-stacks"))
+    if remote:
+        rows = remote["results"]["rows"]
+        b = _remote(rows, "cartpole-serve", "16 runners, --batch", "process")
+        u = _remote(rows, "cartpole-serve", "16 runners", "process")
+        peer = remote_peer(remote)
+        bits = []
+        if b:
+            bits.append(f"`cartpole run` with 16 batched runners, run as a command, plays "
+                        f"about {about(b['steps_s'])} CartPole steps per second against it")
+        if u:
+            bits.append(f"16 unbatched runners about {about(u['steps_s'])}")
+        if peer:
+            bits.append(f"and the 2018 agent against its Keras-serving microservice about "
+                        f"{about(peer['steps_s'])}")
+        said.append(", ".join(bits) + f" (`make bench-remote`, {remote['date'][:10]}; "
+                    f"{load_note(remote)})")
+    else:
+        said.append("playing: " + not_run("remote"))
+    parts.append("Serving and playing, measured side by side on the same machine: "
+                 + "; ".join(said) + ".")
+    return "\n\n".join(parts)
+
+
+BLOCKS: dict[str, Callable[[Results], str]] = {
+    "train": train_block, "run-example": run_example_block, "performance": performance_block,
+}
+
+
+def render_readme(text: str, results: Results) -> str:
+    """``text`` with every ``bench:NAME`` block re-rendered; an unknown name is an error."""
+    def block(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in BLOCKS:
+            raise KeyError(f"README block bench:{name} has no renderer")
+        return f"{match.group(1)}{BLOCKS[name](results).rstrip()}\n{match.group(4)}"
+
+    return BLOCK.sub(block, text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 if a file differs from its rendering")
+    args = parser.parse_args()
+    results = load_results()
+    readme = README.read_text()
+    wanted = {DOCS: render_docs(results), README: render_readme(readme, results)}
+    stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} differs from its rendering: make bench-docs",
+                  file=sys.stderr)
+        sys.exit(1 if stale else 0)
+    for path in stale:
+        path.write_text(wanted[path])
+        print(f"rewrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
