@@ -12,8 +12,7 @@ from cartpole.grid.plan import Plan
 from cartpole.train import run_trial
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.slow,  # every test here starts a process
-              pytest.mark.xdist_group("ray")]  # one Ray at a time: its folders, its memory
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 pytest.importorskip("ray")
 

@@ -29,7 +29,6 @@ def _eval_trials(log):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("ray")  # one Ray at a time: its folders, its memory
 def test_ctrl_c_keeps_every_trials_best_model_so_far(tmp_path, quick):
     pytest.importorskip("ray")
     log = tmp_path / "events.log"  # the log engine: how the test sees a Ray task's progress

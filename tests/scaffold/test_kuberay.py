@@ -19,8 +19,7 @@ from cartpole.cli import cli
 from tests.servers import free_port
 from tests.waiting import wait_until
 
-pytestmark = [pytest.mark.slow,  # every test here starts a process
-              pytest.mark.xdist_group("ray")]  # one Ray at a time: its folders, its memory
+pytestmark = pytest.mark.slow  # every test here starts a process
 
 ROOT = Path(__file__).parents[2]
 BIN = Path(sys.executable).parent

@@ -14,7 +14,8 @@ import pytest
 from tests.servers import free_port, start
 from tests.stacks.compose import mounts, services
 
-pytestmark = pytest.mark.slow  # every test here starts a process
+pytestmark = [pytest.mark.slow,  # every test here starts a process
+              pytest.mark.xdist_group("mlflow-service")]  # one server: one worker
 
 SEARCH = "/ajax-api/2.0/mlflow/experiments/search?max_results=5"
 
@@ -34,8 +35,9 @@ def server(tmp_path_factory):
     cmd = [a.replace(volume + "/", f"{work}/") for a in cmd]
     assert cmd[0] == "mlflow"
     cmd[0] = str(Path(sys.executable).with_name("mlflow"))
+    env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
     proc = start([*cmd, "--workers", "1"], f"http://127.0.0.1:{port}", work / "mlflow.log",
-                 "/health", timeout=120)
+                 "/health", timeout=120, env=env)
     yield proc, port, work
     proc.stop()
 
