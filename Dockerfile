@@ -38,7 +38,7 @@ COPY cartpole cartpole
 RUN pip install --build-constraint constraints/build.txt \
         ".[visdom,efk,mlflow,tensorboard,serving]" \
         "ray[default]==${RAY_VERSION}" "mlflow-skinny==${MLFLOW_VERSION}" \
- && python -m cartpole.visdom_server --assets-only \
+ && python -m cartpole.metrics.visdom.server --assets-only \
  && cartpole --version
 
 # --- mlflow: the tracking server for the compose mlflow profile ---------------------

@@ -108,11 +108,11 @@ train-dev: visdom ## Start a local Visdom server, then train with live curves in
 	@echo "Visdom: http://localhost:$(VISDOM_PORT)/env/cartpole_$(GROUP) (make visdom-stop stops it)"
 
 visdom: venv ## Start a Visdom server in the background (a process, not a container)
-	$(BIN)/python -m cartpole.visdom_server --detach --port $(VISDOM_PORT) \
+	$(BIN)/python -m cartpole.metrics.visdom.server --detach --port $(VISDOM_PORT) \
 		--env-path runs/visdom --pid-file runs/visdom/visdom.pid
 
 visdom-stop: venv ## Stop the Visdom server that `make visdom` started
-	$(BIN)/python -m cartpole.visdom_server --stop --pid-file runs/visdom/visdom.pid
+	$(BIN)/python -m cartpole.metrics.visdom.server --stop --pid-file runs/visdom/visdom.pid
 
 # Both serve in the background and stop the server when the agent ends (or on Ctrl-C).
 run-dev: visdom ## Serve MODEL locally, play EPISODES against it with RUNNERS; scores in Visdom

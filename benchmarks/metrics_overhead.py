@@ -101,11 +101,11 @@ def main() -> None:
     run = Run("metrics", "benchmarks.metrics_overhead", args,
               {"seeds": args.seeds, "steps": args.steps, "baseline": BASELINE,
                "targets": TARGETS, "threads_per_run": 1,
-               "servers": "Visdom (cartpole.visdom_server) and mlflow server (SQLite store, "
-                          "1 worker), on loopback"})
+               "servers": "Visdom (cartpole.metrics.visdom.server) and mlflow server "
+                          "(SQLite store, 1 worker), on loopback"})
     run.versions.update(installed_versions(PACKAGES))
-    from cartpole.visdom_assets import ensure_static_assets
-    from cartpole.visdom_server import start_background, stop
+    from cartpole.metrics.visdom.assets import ensure_static_assets
+    from cartpole.metrics.visdom.server import start_background, stop
 
     with tempfile.TemporaryDirectory(prefix="cartpole-metrics-bench-") as tmp:
         work = Path(tmp)

@@ -94,7 +94,7 @@ def client_2018_cell(url: str, seconds: float) -> dict[str, Any]:
     """The 2018 agent: a new session per request, JSON tensors, feedback after each step."""
     import requests
 
-    from cartpole.envs import make_env
+    from cartpole.envs.make import make_env
 
     env, steps, lat = make_env("CartPole-v1"), 0, []
     obs, _ = env.reset(seed=0)

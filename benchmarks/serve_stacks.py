@@ -50,7 +50,7 @@ PATH = "/api/v1.0/predictions"
 
 COMMON = '''
 import numpy as np
-from cartpole.agent.h5weights import load_policy
+from cartpole.agent.h5 import load_policy
 
 POLICY = load_policy({model!r})
 
@@ -66,7 +66,7 @@ def predict(rows):
 KERAS_MODEL = '''
 import numpy as np
 
-from cartpole.agent.h5weights import read_dense_weights
+from cartpole.agent.h5 import read_dense_weights
 
 
 class KerasStyle:

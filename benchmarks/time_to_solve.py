@@ -69,9 +69,9 @@ def run_ours(seed: int, steps: int, work: Path) -> dict[str, Any]:
 
 def final_eval(h5: Path, seed: int) -> float:
     """100 greedy episodes of the saved model, numpy forward pass, unseen seeds."""
-    from cartpole.agent.h5weights import load_policy
-    from cartpole.envs import make_env
-    from cartpole.evaluate import evaluate
+    from cartpole.agent.h5 import load_policy
+    from cartpole.envs.make import make_env
+    from cartpole.training.evaluate import evaluate
 
     policy = load_policy(h5)
     envs = [make_env() for _ in range(25)]

@@ -33,7 +33,7 @@ class Quick:
 
     def hparams(self, **overrides: object):
         """The same settings as an HParams, for ``run_trial``."""
-        from cartpole.config import HParams
+        from cartpole.hparams import HParams
 
         options = {k.replace("-", "_"): v for k, v in QUICK_OPTIONS.items()}
         options["hidden_sizes"] = tuple(int(n) for n in str(options["hidden_sizes"]).split(","))
@@ -81,7 +81,7 @@ def pytest_sessionstart(session):
         return  # pytest-xdist's controller: its workers run the tests
     # TensorFlow's threads, fixed once for the whole session as the CLI does; before any
     # test, since thread counts can be set only before TensorFlow's first op.
-    from cartpole.runtime import configure_tensorflow
+    from cartpole.training.runtime import configure_tensorflow
 
     configure_tensorflow(1)
 

@@ -80,7 +80,8 @@ def mlflow_server(workdir: Path) -> Server:
 
 
 class Visdom:
-    """A Visdom server process of ours (``cartpole.visdom_server``), and a look inside it."""
+    """A Visdom server process of ours (``cartpole.metrics.visdom.server``), and a look
+    inside it."""
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -89,14 +90,14 @@ class Visdom:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self) -> Visdom:
-        from cartpole.visdom_server import start_background
+        from cartpole.metrics.visdom.server import start_background
 
         self.pid, self.url = start_background(self.port, self.workdir / "env",
                                               self.workdir / "visdom.log")
         return self
 
     def stop(self) -> None:
-        from cartpole.visdom_server import stop
+        from cartpole.metrics.visdom.server import stop
 
         if self.pid is not None:
             stop(self.pid)

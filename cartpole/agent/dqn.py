@@ -7,7 +7,7 @@ import numpy as np
 from cartpole.agent.backend import keras, tf
 from cartpole.agent.network import build_q_network
 from cartpole.agent.replay import Batch
-from cartpole.config import HParams
+from cartpole.hparams import HParams
 
 
 class DQNLearner:

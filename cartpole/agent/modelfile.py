@@ -1,7 +1,7 @@
 """A model's ``.h5`` and its metadata ``.json``, read as one consistent pair (no TensorFlow).
 
 The metadata names the ``.h5`` it describes by the sha256 digest of its bytes
-(``model_sha256``; ``cartpole/publish.py`` explains how the pair is written). A
+(``model_sha256``; ``cartpole/agent/publish.py`` explains how the pair is written). A
 loader reads the ``.h5`` bytes once, hashes them and parses the weights from those
 same bytes, so what it checked is what it uses. When the digests differ a writer may
 be between its two renames, so the pair is read again for up to ``settle`` seconds;

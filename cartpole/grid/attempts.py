@@ -17,10 +17,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from cartpole import artifacts
 from cartpole.agent.modelfile import read_pair
+from cartpole.agent.publish import repair_pair
 from cartpole.errors import ModelMismatchError
-from cartpole.publish import repair_pair
+from cartpole.training import artifacts
 
 log = logging.getLogger(__name__)
 

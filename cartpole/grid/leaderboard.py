@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cartpole.config import HPARAM_NAMES
 from cartpole.errors import ConfigError
 from cartpole.fileio import write_json, write_text
+from cartpole.hparams import HPARAM_NAMES
 
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"

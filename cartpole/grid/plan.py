@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartpole import artifacts
-from cartpole.config import HParams
 from cartpole.errors import ConfigError
 from cartpole.fileio import read_json, write_json
-from cartpole.train import TrialSpec
+from cartpole.hparams import HParams
+from cartpole.training import artifacts
+from cartpole.training.loop import TrialSpec
 
 PLAN_FILE = "plan.json"
 PLAN_FORMAT = "cartpole-plan/1"

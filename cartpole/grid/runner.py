@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-from cartpole import artifacts
 from cartpole.errors import ModelMismatchError
 from cartpole.fileio import exclusive, waiting_lock
 from cartpole.grid.attempts import clear_for_rerun
+from cartpole.grid.backends.local import Job, UpdateFn
+from cartpole.grid.backends.worker import write_job
 from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
-from cartpole.grid.local import Job, UpdateFn
 from cartpole.grid.plan import Plan, Trial
 from cartpole.grid.status import StatusBoard
-from cartpole.grid.worker import write_job
 from cartpole.metrics.group import GroupInfo, GroupMetrics
+from cartpole.training import artifacts
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from cartpole.config import HPARAM_NAMES, HParams, coerce, field_type
 from cartpole.errors import ConfigError
+from cartpole.hparams import HPARAM_NAMES, HParams, coerce, field_type
 
 MAX_RANGE_COUNT = 1000
 CONFIRM_ABOVE = 64  # trials; a larger grid needs --yes or a yes at the prompt

@@ -25,7 +25,7 @@ _BUILTIN = {
     "console": "cartpole.metrics.console:ConsoleSink",
     "log": "cartpole.metrics.log:LogSink",
     "tensorboard": "cartpole.metrics.tensorboard:TensorBoardSink",
-    "visdom": "cartpole.metrics.visdom:VisdomSink",
+    "visdom": "cartpole.metrics.visdom.sink:VisdomSink",
     "mlflow": "cartpole.metrics.mlflow:MlflowSink",
     "fluentd": "cartpole.metrics.fluentd:FluentdSink",
     "elasticsearch": "cartpole.metrics.elasticsearch:ElasticsearchSink",

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cartpole.envs import make_env
+from cartpole.envs.make import make_env
 from cartpole.remote.client import Client, Reply
 from cartpole.remote.errors import BadAnswer, RemoteError
 
@@ -110,7 +110,7 @@ class Lane:
 
     def __init__(self, runner: int, cfg: PlayConfig, record: bool = False) -> None:
         if record:
-            from cartpole.record import quiet_sdl
+            from cartpole.envs.gif import quiet_sdl
 
             quiet_sdl()
         self.runner, self.cfg, self.record = runner, cfg, record
@@ -171,7 +171,7 @@ class Lane:
         episode = tally.finish(self.runner, self.seed, self.score, self.steps,
                                time.perf_counter() - self.started, branch)
         if self.record and self.cfg.record_dir is not None:
-            from cartpole.record import save_gif
+            from cartpole.envs.gif import save_gif
 
             save_gif(self.cfg.record_dir / f"episode-{episode.number:04d}.gif", self.frames,
                      GIF_EVERY)
@@ -179,7 +179,7 @@ class Lane:
         return episode
 
     def _frame(self) -> Any:
-        from cartpole.record import frame
+        from cartpole.envs.gif import frame
 
         return frame(self.env)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cartpole.envs import make_env
+from cartpole.envs.make import make_env
 from cartpole.remote.client import Client, Reply
 from cartpole.remote.errors import BadAnswer, RemoteError
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from cartpole.envs import describe
+from cartpole.envs.make import describe
 from cartpole.fileio import check_writable_dir
 from cartpole.metrics import Recorder, make_event
 from cartpole.metrics.engines import EngineContext, build_sinks, check_engines

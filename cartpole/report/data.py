@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartpole import artifacts
 from cartpole.errors import ConfigError
 from cartpole.grid.leaderboard import rank_combinations
 from cartpole.grid.runner import combo_label
 from cartpole.grid.status import STATUS_FILE, latest_group, read_status
 from cartpole.report.curves import Curves, read_curves
+from cartpole.training import artifacts
 
 PLAN_FILE = "plan.json"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from cartpole.browser import screenshot
 from cartpole.errors import ConfigError
+from cartpole.report.browser import screenshot
 
 _SIZE = re.compile(r"^\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*$")
 

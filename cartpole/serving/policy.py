@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from cartpole.agent.h5weights import dense_weights
+from cartpole.agent.h5 import dense_weights
 from cartpole.agent.modelfile import read_pair
 from cartpole.agent.policy import NumpyPolicy
-from cartpole.artifacts import model_paths
 from cartpole.errors import ModelMismatchError
 from cartpole.serving.errors import BadRequest, MismatchedModel, ModelNotReady, TooLarge
+from cartpole.training.artifacts import model_paths
 
 MAX_ROWS = 10_000  # observations in one request
 

@@ -4,7 +4,7 @@ import pytest
 from cartpole.agent.dqn import DQNLearner
 from cartpole.agent.policy import NumpyPolicy
 from cartpole.agent.replay import Batch
-from cartpole.config import HParams
+from cartpole.hparams import HParams
 
 
 def _batch(rng, n_batches=1, batch_size=16, obs_dim=4, n_actions=2, terminal_rate=0.3):

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartpole.agent.h5weights import read_dense_weights
-from cartpole.artifacts import save_model
+from cartpole.agent.h5 import read_dense_weights
 from cartpole.grid.plan import Plan
-from cartpole.visdom_assets import ensure_static_assets
+from cartpole.metrics.visdom.assets import ensure_static_assets
+from cartpole.training.artifacts import save_model
 from tests.servers import Visdom
 from tests.waiting import wait_until
 
@@ -106,13 +106,13 @@ def test_an_events_file_that_cannot_be_written_fails_the_trial(tmp_path, quick):
     """The worker, as the local backend runs it: events.jsonl on a full disk."""
     trial_dir = tmp_path / "runs" / "g" / "t000"
     trial_dir.mkdir(parents=True)
-    from cartpole.train import TrialSpec
+    from cartpole.training.loop import TrialSpec
 
     spec = TrialSpec(steps=600)
     (trial_dir / "job.json").write_text(json.dumps(
         {"group": "g", "trial": "t000", "spec": spec.to_dict(), "attempt": "a1"}))
     (trial_dir / "events.jsonl").symlink_to("/dev/full")  # every write: ENOSPC
-    proc = subprocess.run([sys.executable, "-m", "cartpole.grid.worker", str(trial_dir)],
+    proc = subprocess.run([sys.executable, "-m", "cartpole.grid.backends.worker", str(trial_dir)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stderr[-2000:]
     error = json.loads((trial_dir / "error.json").read_text())["error"]

@@ -1,6 +1,6 @@
 import pytest
 
-from cartpole.cli_options import spread_values
+from cartpole.cli.options import spread_values
 from cartpole.errors import ConfigError
 from cartpole.grid.spec import build_grid, expand, expand_range, parse_values, varying
 

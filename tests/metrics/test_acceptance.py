@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cartpole.visdom_assets import ensure_static_assets
+from cartpole.metrics.visdom.assets import ensure_static_assets
 from tests.logs import records
 from tests.servers import Visdom
 

@@ -5,7 +5,7 @@ import jsonschema
 import pytest
 
 from cartpole.metrics import Recorder, make_event
-from cartpole.train import TrialSpec, run_trial
+from cartpole.training.loop import TrialSpec, run_trial
 from tests.metrics import remote_examples as ex
 
 SCHEMA = json.loads(files("cartpole.metrics").joinpath("event.schema.json").read_text())

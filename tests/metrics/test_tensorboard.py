@@ -2,7 +2,7 @@ import pytest
 
 from cartpole.metrics import Recorder
 from cartpole.metrics.engines import EngineContext, build_sinks
-from cartpole.train import TrialSpec, run_trial
+from cartpole.training.loop import TrialSpec, run_trial
 from tests.metrics import remote_examples as ex
 
 pytest.importorskip("tensorboard")

@@ -12,10 +12,10 @@ HPARAM, VALUES = "epsilon_decay", (0.995, 0.999)
 
 def train_group(runs_dir: Path, group: str = GROUP) -> Path:
     """Two real trials (epsilon_decay 0.995 and 0.999), trained in this process."""
-    from cartpole.grid.inprocess import InProcessBackend
+    from cartpole.grid.backends.inprocess import InProcessBackend
     from cartpole.grid.runner import GroupRun, run_group
-    from cartpole.session import TrainRequest
-    from cartpole.train import TrialSpec
+    from cartpole.grid.session import TrainRequest
+    from cartpole.training.loop import TrialSpec
 
     request = TrainRequest(
         spec=TrialSpec(steps=1500, stop_on_solve=False),

@@ -75,7 +75,7 @@ def test_help_has_examples():
 def test_screenshot_shows_the_curves(runs, tmp_path):
     from PIL import Image
 
-    from cartpole.browser import find_chromium
+    from cartpole.report.browser import find_chromium
 
     find_chromium()  # make test installs it (make system-deps); missing is a failure
     png = tmp_path / "shot.png"

@@ -17,11 +17,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from cartpole.config import HParams
+from cartpole.hparams import HParams
 from cartpole.metrics import Recorder
 from cartpole.metrics.elasticsearch import document_id, index_name
 from cartpole.metrics.log import LogSink
-from cartpole.train import TrialSpec, run_trial
+from cartpole.training.loop import TrialSpec, run_trial
 
 EFK = Path(__file__).resolve().parents[2] / "scaffold" / "efk"
 SCHEMA = json.loads(files("cartpole.metrics").joinpath("event.schema.json").read_text())

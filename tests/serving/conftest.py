@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from cartpole.artifacts import save_keras_h5
+from cartpole.training.artifacts import save_keras_h5
 
 
 @pytest.fixture(scope="session")

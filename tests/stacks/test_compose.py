@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from cartpole.cli import cli
+from cartpole.cli.train_request import parse_metrics_config
 from cartpole.metrics.engines import check_engines
-from cartpole.train_options import parse_metrics_config
 from tests.stacks.compose import COMPOSE_FILE, PROFILES, ROOT, config, mounts, services
 
 EXTERNAL_TAG = re.compile(r":\d+(\.\d+)+(-[\w.]+)?$")  # e.g. :8.15.3, :v1.17-debian-1 not
@@ -96,7 +96,7 @@ def test_visdom_trainer_points_at_the_visdom_service():
     server = conf["visdom"]
     assert urlsplit(server["server"]).hostname == "visdom"
     cmd = svcs["visdom"]["command"]
-    assert cmd[:3] == ["python", "-m", "cartpole.visdom_server"]
+    assert cmd[:3] == ["python", "-m", "cartpole.metrics.visdom.server"]
     assert cmd[cmd.index("--port") + 1] == str(server["port"])
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     assert {p["target"] for p in svcs["visdom"]["ports"]} == {server["port"]}

@@ -103,6 +103,6 @@ def test_docker_visdom_without_a_docker_engine_starts_a_local_visdom(tmp_path):
             assert resp.status == 200
         assert (tmp_path / "runs/visdom/visdom.pid").exists()
     finally:
-        subprocess.run([sys.executable, "-m", "cartpole.visdom_server", "--stop",
+        subprocess.run([sys.executable, "-m", "cartpole.metrics.visdom.server", "--stop",
                         "--pid-file", str(tmp_path / "runs/visdom/visdom.pid")],
                        cwd=tmp_path, capture_output=True, timeout=60)

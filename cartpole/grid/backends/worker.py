@@ -1,0 +1,103 @@
+"""Entry point of one trial's process: ``python -m cartpole.grid.backends.worker TRIAL_DIR``.
+
+The parent writes ``job.json`` into the trial folder first; the worker trains into
+that folder and exits 0, or writes ``error.json`` and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import resource
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from cartpole.fileio import write_json
+
+JOB_FILE = "job.json"
+ERROR_FILE = "error.json"
+LOG_FILE = "worker.log"
+
+
+def write_job(trial_dir: Path, job: dict[str, Any]) -> None:
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    write_json(trial_dir / JOB_FILE, job)
+
+
+def run_job(trial_dir: Path, progress: bool = False) -> dict[str, Any]:
+    """Train the trial described by ``trial_dir/job.json``; return its result record."""
+    from cartpole.metrics.engines import EngineContext, build_sinks
+    from cartpole.training.loop import TrialSpec
+    from cartpole.training.progress import make_progress
+    from cartpole.training.runtime import configure_tensorflow
+    from cartpole.training.trial_dir import train_into
+
+    job = json.loads((trial_dir / JOB_FILE).read_text())
+    configure_tensorflow(int(job.get("threads", 1)))
+    spec = TrialSpec.from_dict(job["spec"])
+    sinks = build_sinks(tuple(job.get("metrics_engines", ())), job.get("metrics_config", {}),
+                        EngineContext(job["group"], job["trial"], trial_dir))
+    budget = spec.step_budget
+    display = (make_progress(budget or spec.episodes, "steps" if budget else "episodes")
+               if progress else None)
+    attempt = job.get("attempt")
+    try:
+        return train_into(spec, trial_dir, job["group"], job["trial"], sinks, display,
+                          extra={"peak_rss_mb": peak_rss_mb, "attempt": lambda: attempt},
+                          previous=job.get("previous"))
+    finally:
+        if display:
+            display.close()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    trial_dir = Path(args[0])
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)
+    _watch_parent()
+    try:
+        record = run_job(trial_dir)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent
+        write_json(trial_dir / ERROR_FILE, {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+        })
+        traceback.print_exc()
+        return 1
+    return 130 if record.get("status") == "interrupted" else 0
+
+
+def _watch_parent() -> None:
+    """Stop (saving the best model so far) if the group runner dies without telling us."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM from the group runner: stop like Ctrl-C, keeping the best model so far."""
+    raise KeyboardInterrupt
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""`cartpole train` as library code: validate everything, plan the group, run it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cartpole.envs.make import describe
+from cartpole.errors import ConfigError, RenderError
+from cartpole.fileio import check_writable_dir, check_writable_file
+from cartpole.grid.leaderboard import check_group_name, new_group_name
+from cartpole.grid.plan import Plan, make_trials
+from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
+from cartpole.grid.spec import expand, varying
+from cartpole.hparams import HParams
+from cartpole.metrics.engines import check_engines
+from cartpole.training import artifacts
+from cartpole.training.loop import TrialSpec
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass
+class TrainRequest:
+    """Everything ``cartpole train`` was asked to do."""
+
+    spec: TrialSpec = field(default_factory=TrialSpec)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: int = 1
+    file_name: str = ".models/cartpole-rl-remote"
+    runs_dir: str = "runs"
+    group: str | None = None
+    resume: str | None = None
+    gif_path: str | None = None
+    threads: int = 1
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    backend: str = "local"
+    ray_address: str | None = None
+    keep_top: int | None = None
+    metrics_engines: tuple[str, ...] = ("console",)
+    metrics_config: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    _combos: list[HParams] | None = field(default=None, init=False, repr=False)
+
+    def combinations(self) -> list[HParams]:
+        """Every combination of the grid; unnamed hyperparameters keep their defaults.
+
+        Expanded once: ``validate`` and ``plan`` share the list.
+        """
+        if self._combos is None:
+            self._combos = expand(self.grid)
+        return self._combos
+
+    def n_trials(self) -> int:
+        n = self.seeds
+        for values in self.grid.values():
+            n *= len(values)
+        return n
+
+    def validate(self) -> None:
+        """Check every input before anything is written; raise a CartpoleError if bad."""
+        spec = self.spec
+        for name in ("steps", "episodes", "max_episode_steps"):
+            value = getattr(spec, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"{name} must be >= 1, got {value}")
+        _at_least("seed", spec.seed, 0)
+        _at_least("confirm_episodes", spec.confirm_episodes, 0)
+        _at_least("threads", self.threads, 1)
+        _at_least("workers", self.workers, 1)
+        _at_least("seeds", self.seeds, 1)
+        if self.keep_top is not None:
+            _at_least("keep_top", self.keep_top, 1)
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r} (choose from local, ray)")
+        if self.backend == "ray":
+            from cartpole.grid.backends.ray import check_ray
+
+            check_ray(self.ray_address)
+        if self.group is not None:
+            check_group_name(self.group)
+        if self.resume is not None:
+            check_group_name(self.resume)
+            if not (Path(self.runs_dir) / self.resume).is_dir():
+                raise ConfigError(f"no group {self.resume!r} in {self.runs_dir}/ to resume")
+        else:
+            self.combinations()  # every combination must be a valid HParams
+        describe(spec.env_id, spec.max_episode_steps)
+        if spec.render:
+            check_display()
+        h5, meta = artifacts.model_paths(self.file_name)
+        check_writable_file(h5, "model file")
+        check_writable_file(meta, "metadata file")
+        check_writable_dir(self.runs_dir, "runs folder")
+        if self.gif_path:
+            if Path(self.gif_path).suffix.lower() != ".gif":
+                raise ConfigError(f"the GIF file must end in .gif, got {self.gif_path}")
+            check_writable_file(self.gif_path, "GIF file")
+        check_engines(self.metrics_engines, self.metrics_config)
+
+    def plan(self) -> Plan:
+        group_dir_root = Path(self.runs_dir)
+        if self.resume:
+            return Plan.load(group_dir_root / self.resume)
+        group = self.group or new_group_name()
+        if (group_dir_root / group / "plan.json").exists():
+            raise ConfigError(f"group {group!r} already exists in {self.runs_dir}/; "
+                              f"use --resume {group} to finish it")
+        combos = self.combinations()
+        return Plan(group, make_trials(combos, self.spec, self.seeds),
+                    {"varying": varying(combos), "seeds": self.seeds})
+
+
+def _at_least(name: str, value: int, low: int) -> None:
+    if value < low:
+        raise ConfigError(f"{name} must be >= {low}, got {value}")
+
+
+def check_display() -> None:
+    """Fail unless a window can really be opened (a stale $DISPLAY crashes SDL)."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise RenderError("-r/--render needs a display and none was found "
+                          "($DISPLAY is unset); use --gif FILE to record an episode")
+    # SDL quietly falls back to an off-screen driver when no server answers; that is
+    # not a display, and rendering to it later crashes.
+    probe = ("import os, sys; os.environ['PYGAME_HIDE_SUPPORT_PROMPT'] = '1'; import pygame; "
+             "pygame.display.init(); "
+             "sys.exit(pygame.display.get_driver() in ('offscreen', 'dummy'))")
+    try:
+        ok = subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                            timeout=20).returncode == 0
+    except subprocess.TimeoutExpired:
+        ok = False
+    if not ok:
+        raise RenderError(f"-r/--render cannot open a window on display "
+                          f"{os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')}; "
+                          "use --gif FILE to record an episode instead")
+
+
+def make_backend(request: TrainRequest, n_jobs: int) -> Any:
+    if request.backend == "ray":
+        from cartpole.grid.backends.ray import RayBackend
+
+        return RayBackend(request.ray_address, request.threads, num_cpus=request.workers)
+    if n_jobs == 1:
+        from cartpole.grid.backends.inprocess import InProcessBackend
+
+        return InProcessBackend(progress=request.progress)
+    from cartpole.grid.backends.local import LocalBackend
+
+    return LocalBackend(request.workers, request.threads)
+
+
+def plan_train(request: TrainRequest) -> dict[str, Any]:
+    """``--dry-run``: check everything and return the planned trials, as the JSON result
+    would list them, without training or writing anything."""
+    from cartpole.grid.runner import combo_label
+
+    request.validate()
+    plan = request.plan()
+    group_dir = Path(request.runs_dir) / plan.group
+    names = plan.options.get("varying", [])
+    trials = [{"trial": t.trial,
+               "status": "completed" if t.is_complete(group_dir) else "planned",
+               "seed": t.spec.seed, "steps": t.spec.step_budget, "episodes": t.spec.episodes,
+               "label": combo_label(t.spec.hparams.to_dict(), names),
+               "hparams": t.spec.hparams.to_dict()} for t in plan.trials]
+    return {"group": plan.group, "state": "planned", "model": None, "score": None,
+            "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials}
+
+
+def run_train(request: TrainRequest) -> GroupOutcome:
+    """Run (or resume) a group, publish its best model, record a GIF if asked."""
+    request.validate()
+    plan = request.plan()
+    group_dir = Path(request.runs_dir) / plan.group
+    todo = sum(not t.is_complete(group_dir) for t in plan.trials)
+    run = GroupRun(
+        plan=plan, group_dir=group_dir, file_name=request.file_name,
+        backend=make_backend(request, todo), keep_top=request.keep_top,
+        varying=plan.options.get("varying", []),
+        job_options={"threads": request.threads, "metrics_engines": request.metrics_engines,
+                     "metrics_config": request.metrics_config},
+    )
+    outcome = run_group(run)
+    if request.gif_path and outcome.result["model"]:
+        spec = next(t.spec for t in plan.trials if t.trial == outcome.result["trial"])
+        outcome.result.update(_record(request.gif_path, outcome.result["model"], spec))
+    return outcome
+
+
+def _record(gif_path: str, model: str, spec: TrialSpec) -> dict[str, Any]:
+    from cartpole.agent.h5 import load_policy
+    from cartpole.envs.gif import record_gif
+
+    score = record_gif(gif_path, load_policy(model), spec.env_id, spec.max_episode_steps,
+                       seed=spec.seed + 7)
+    return {"gif": gif_path, "gif_score": score}

@@ -1,0 +1,306 @@
+"""A local Visdom server that starts offline and whose page renders.
+
+visdom's own entry point (``python -m visdom.server``) first downloads the page's
+JavaScript, CSS and fonts from CDNs and crashes without them. Here the page's files
+come from the npm registry (``visdom_assets.py``), and the server is started without
+any download step. Starting the server runs
+``ensure_static_assets()`` (also ``python -m cartpole.metrics.visdom.server --assets-only``);
+it is idempotent and takes milliseconds when the files are there. Without npm the
+server still starts and takes metrics, and says that its page will stay blank.
+
+Run ``python -m cartpole.metrics.visdom.server --help`` for the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from cartpole.fileio import write_text
+from cartpole.metrics.visdom.assets import (
+    StaticAssetsError,
+    VisdomServerError,
+    ensure_static_assets,
+)
+
+DEFAULT_PORT = 8097
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_ENV_PATH = Path("runs/visdom")
+PID_NAME = "visdom.pid"
+
+log = logging.getLogger(__name__)
+
+
+# --- the server --------------------------------------------------------------------
+
+def _url(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+def _probe_host(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "localhost") else host
+
+
+def _answers(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{_probe_host(host)}:{port}/",
+                                    timeout=timeout) as resp:
+            return resp.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
+          env_path: Path = DEFAULT_ENV_PATH, pid_file: Path | None = None) -> None:
+    """Run the Visdom server in this process until SIGTERM or SIGINT."""
+    from tornado.ioloop import IOLoop
+    from visdom.server import app as visdom_app
+
+    env_path = Path(env_path)
+    env_path.mkdir(parents=True, exist_ok=True)
+    # visdom turns on tornado's debug mode, whose autoreload would re-exec this server
+    # each time any imported source file changes.
+    visdom_app.tornado_settings["autoreload"] = False
+    app = visdom_app.Application(port=port, env_path=f"{env_path}/")
+    try:
+        app.listen(port, address=host, max_buffer_size=1024**3)
+    except OSError as exc:
+        raise VisdomServerError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    loop = IOLoop.current()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.asyncio_loop.add_signal_handler(sig, loop.stop)
+    if pid_file:
+        write_text(Path(pid_file), f"{os.getpid()}\n")
+    print(f"Visdom is ready at {_url(port)}  (env files in {env_path}, pid {os.getpid()})",
+          flush=True)
+    try:
+        loop.start()
+    finally:
+        if pid_file:
+            with contextlib.suppress(OSError):
+                if Path(pid_file).read_text().strip() == str(os.getpid()):
+                    Path(pid_file).unlink()
+
+
+# Servers started by this process, so that stop() can reap them.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def _log_tail(log_file: Path, lines: int = 15) -> str:
+    try:
+        text = Path(log_file).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:]) or "(empty log)"
+
+
+def start_background(port: int = DEFAULT_PORT, env_path: Path = DEFAULT_ENV_PATH,
+                     log_file: Path | None = None, host: str = DEFAULT_HOST,
+                     pid_file: Path | None = None, timeout: float = 30.0) -> tuple[int, str]:
+    """Start ``python -m cartpole.metrics.visdom.server`` detached; return ``(pid, url)``
+    once it answers.
+
+    The server runs in its own session, writes its output to ``log_file`` (default
+    ``<env_path>/visdom.log``) and its pid to ``pid_file`` (default
+    ``<env_path>/visdom.pid``). Stop it with ``stop(pid)``.
+    """
+    env_path = Path(env_path)
+    env_path.mkdir(parents=True, exist_ok=True)
+    log_file = Path(log_file) if log_file else env_path / "visdom.log"
+    pid_file = Path(pid_file) if pid_file else env_path / PID_NAME
+    if _answers(host, port):
+        raise VisdomServerError(f"port {port} already answers HTTP; another server runs there")
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "cartpole.metrics.visdom.server", "--port", str(port),
+           "--host", host, "--env-path", str(env_path), "--pid-file", str(pid_file)]
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _children[proc.pid] = proc
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            _children.pop(proc.pid, None)
+            raise VisdomServerError(f"the Visdom server exited with code {proc.returncode}; "
+                                    f"{log_file} ends with:\n{_log_tail(log_file)}")
+        if _answers(host, port, timeout=0.5):
+            return proc.pid, _url(port)
+        if time.monotonic() > deadline:
+            stop(proc.pid)
+            raise VisdomServerError(f"the Visdom server did not answer on port {port} within "
+                                    f"{timeout:.0f} s; {log_file} ends with:\n"
+                                    f"{_log_tail(log_file)}")
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    proc = _children.get(pid)
+    if proc is not None:
+        return proc.poll() is None
+    with contextlib.suppress(ChildProcessError):
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child, now reaped
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):  # a zombie nobody reaped yet is gone
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
+
+
+def _is_our_server(pid: int) -> bool:
+    """Guard against a stale pid file whose pid now belongs to another program."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.parent.exists():
+        return _alive(pid)
+    with contextlib.suppress(OSError):
+        return b"cartpole.metrics.visdom.server" in cmdline.read_bytes()
+    return False
+
+
+def stop(pid: int, timeout: float = 10.0) -> bool:
+    """Stop the server ``pid`` (SIGTERM, then SIGKILL after ``timeout``); False if it was gone."""
+    if not _alive(pid):
+        _children.pop(pid, None)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    killed = False
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            if killed:
+                raise VisdomServerError(f"Visdom server {pid} survived SIGKILL for "
+                                        f"{timeout:.0f} s")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed, deadline = True, time.monotonic() + timeout
+        time.sleep(0.05)
+    _children.pop(pid, None)
+    return True
+
+
+def _recorded_pid(pid_file: Path) -> int | None:
+    try:
+        return int(Path(pid_file).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_from_pid_file(pid_file: Path) -> str:
+    """Stop the server recorded in ``pid_file``; a message says what happened."""
+    pid_file = Path(pid_file)
+    pid = _recorded_pid(pid_file)
+    if pid is None:
+        return f"no Visdom server recorded in {pid_file}"
+    if not _alive(pid) or not _is_our_server(pid):
+        pid_file.unlink(missing_ok=True)
+        return f"Visdom server {pid} was not running; removed {pid_file}"
+    stop(pid)
+    pid_file.unlink(missing_ok=True)
+    return f"stopped Visdom server {pid}"
+
+
+# --- command line ------------------------------------------------------------------
+
+EPILOG = """\
+examples:
+  python -m cartpole.metrics.visdom.server                      # foreground, Ctrl-C to stop
+  python -m cartpole.metrics.visdom.server --detach --port 8097 # background; prints URL and pid
+  python -m cartpole.metrics.visdom.server --stop               # stop the one in runs/visdom
+  python -m cartpole.metrics.visdom.server --assets-only        # fetch the page's files only
+
+The page's JavaScript comes from the npm registry through `npm` (once); the server
+itself never touches the network.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cartpole.metrics.visdom.server",
+                                description="Start a local Visdom server that works "
+                                            "offline.", epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    p.add_argument("--host", "--bind", dest="host", default=DEFAULT_HOST,
+                   help="address to bind; 0.0.0.0 for every interface "
+                        "(default %(default)s, loopback only)")
+    p.add_argument("--env-path", type=Path, default=DEFAULT_ENV_PATH,
+                   help="folder of Visdom's saved environments (default %(default)s)")
+    p.add_argument("--pid-file", type=Path,
+                   help=f"where the server records its pid (default <env-path>/{PID_NAME})")
+    p.add_argument("--log-file", type=Path,
+                   help="server log (default: the terminal; <env-path>/visdom.log "
+                        "with --detach)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--detach", action="store_true",
+                      help="start in the background, wait until it answers, then exit")
+    mode.add_argument("--stop", action="store_true",
+                      help="stop the server recorded in the pid file")
+    mode.add_argument("--assets-only", action="store_true",
+                      help="fetch the page's static files, then exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    pid_file = args.pid_file or args.env_path / PID_NAME
+    try:
+        if args.stop:
+            print(stop_from_pid_file(pid_file))
+            return 0
+        try:
+            written = ensure_static_assets()
+        except StaticAssetsError as exc:
+            if args.assets_only:
+                raise
+            # The server still takes metrics; only its page needs the scripts.
+            print(f"warning: {exc}; the server starts, but its page stays blank until "
+                  "'python -m cartpole.metrics.visdom.server --assets-only' succeeds",
+                  file=sys.stderr, flush=True)
+            written = []
+        if written:
+            print(f"fetched {len(written)} static files for the Visdom page with npm",
+                  flush=True)
+        if args.assets_only:
+            return 0
+        if args.detach:
+            running = _recorded_pid(pid_file)
+            if running and _is_our_server(running) and _answers(args.host, args.port):
+                print(f"Visdom is already running at {_url(args.port)}  (pid {running})")
+                return 0
+            pid, url = start_background(args.port, args.env_path, args.log_file,
+                                        host=args.host, pid_file=pid_file)
+            print(f"Visdom is ready at {url}  (pid {pid}; stop it with "
+                  f"python -m cartpole.metrics.visdom.server --stop --pid-file {pid_file})")
+            return 0
+        # visdom imports torch when it can (1.2 s here) only to convert tensors, which a
+        # server never receives: hiding it makes the server ready five times sooner.
+        sys.modules.setdefault("torch", None)  # type: ignore[assignment]
+        logging.basicConfig(level=logging.INFO, filename=args.log_file,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)
+        # index.html asks for visdom/user/style.css, which the package lacks: harmless.
+        logging.getLogger("tornado.general").addFilter(
+            lambda record: "user/style.css" not in record.getMessage())
+        serve(args.port, args.host, args.env_path, pid_file)
+    except VisdomServerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
