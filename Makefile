@@ -1,4 +1,7 @@
 # cartpole: `make train` trains, `make test` tests; both set up .venv first.
+# The Seldon and KubeRay targets are in seldon/Makefile and kuberay/Makefile, included
+# below; the Polyaxon ones in polyaxon/Makefile (`make -C polyaxon help`).
+TOP_DIR := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 PYTHON ?= python3
 VENV ?= .venv
 SELDON_VENV ?= .venv-seldon
@@ -23,17 +26,16 @@ endif
 VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)}'
 
 .DEFAULT_GOAL := help
-.PHONY: help venv seldon-venv polyaxon-venv seldon-build seldon-push seldon-render gke-seldon-install \
-	gke-seldon-cartpole gke-seldon-cartpole-delete gke-seldon-uninstall system-deps \
+.PHONY: help venv seldon-venv polyaxon-venv system-deps \
 	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
-	train-docker-mlflow train-docker-modeldb docker-down gke-ray-install gke-ray-render \
-	gke-ray-cartpole gke-ray-logs gke-ray-fetch gke-ray-cartpole-delete gke-ray-uninstall test test-fast lint train train-dev visdom visdom-stop report bench \
-	bench-solve bench-grid bench-metrics bench-serve-stacks bench-remote run-dev run-dev-router-agent \
-	clean
+	train-docker-mlflow train-docker-modeldb docker-down test test-fast lint train train-dev \
+	visdom visdom-stop report bench bench-solve bench-grid bench-metrics bench-serve-stacks \
+	bench-remote run-dev run-dev-router-agent clean
 
-help: ## List the targets
+# Every included Makefile's targets too; their own `help` (for make -C) is not listed twice.
+help: ## List the targets, those of seldon/Makefile and kuberay/Makefile too
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*## "} {printf "  %-27s %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*## "} !seen[$$1]++ {printf "  %-27s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
@@ -89,14 +91,17 @@ polyaxon-venv: .venv-polyaxon/.installed ## Create .venv-polyaxon: the polyaxon 
 TEST_WORKERS ?= 3
 test: system-deps venv seldon-venv polyaxon-venv ## Lint and run every test (what CI runs)
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 --tf-ratio
 
 test-fast: venv ## Lint and run the in-process tests only (a minute or two; no servers)
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
+	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -m "not slow" --durations=15
 
-lint: venv ## Lint only
+lint: venv ## Lint only: ruff, and the layer rules between packages (lint-imports)
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
+	$(BIN)/lint-imports --no-cache --no-logo
 
 train: venv ## Train CartPole-v1 with the defaults (stops once solved)
 	$(BIN)/cartpole train --seed 0
@@ -259,78 +264,10 @@ train-docker-modeldb: ## ModelDB is replaced by MLflow: runs the mlflow stack
 docker-down: ## Stop every compose stack (volumes are kept; add -v by hand to drop them)
 	$(DC) --profile train --profile visdom --profile efk --profile mlflow down
 
-# --- the Seldon image and Kubernetes (Docker, kubectl and helm are not on the test machine) ---
-MODEL_FILE ?= .models/cartpole-rl-remote.h5
-MODEL_META ?= $(basename $(MODEL_FILE)).json
-SELDON_IMAGE := $(DOCKER_ORG)/cartpole-rl-remote:$(DOCKER_TAG)
-SELDON_IMAGE_B ?= $(SELDON_IMAGE)
-SELDON_MODEL_TYPE ?= model
-SELDON_NAMESPACE ?= default
-SELDON_OPERATOR_VERSION ?= 1.18.2
-
-seldon-build: ## Build the Seldon model image from MODEL_FILE (DOCKER_ORG, DOCKER_TAG)
-	docker build -f seldon/Dockerfile --build-arg MODEL_FILE=$(MODEL_FILE) \
-		--build-arg MODEL_META=$(MODEL_META) -t $(SELDON_IMAGE) .
-
-seldon-push: ## Push the Seldon model image
-	docker push $(SELDON_IMAGE)
-
-gke-seldon-install: ## Install the Seldon Core operator with helm (namespace seldon-system)
-	helm upgrade --install seldon-core seldon-core-operator \
-		--repo https://storage.googleapis.com/seldon-charts --version $(SELDON_OPERATOR_VERSION) \
-		--namespace seldon-system --create-namespace --set usageMetrics.enabled=false
-
-RENDER = IMAGE=$(SELDON_IMAGE) IMAGE_B=$(SELDON_IMAGE_B) envsubst '$$IMAGE $$IMAGE_B' \
-	< seldon/manifests/$(SELDON_MODEL_TYPE).yaml
-
-seldon-render: ## Print the SELDON_MODEL_TYPE (model|abtest|router) manifest with image names
-	@$(RENDER)
-
-gke-seldon-cartpole: ## Deploy the SELDON_MODEL_TYPE graph (model|abtest|router)
-	$(RENDER) | kubectl apply -n $(SELDON_NAMESPACE) -f -
-
-gke-seldon-cartpole-delete: ## Delete the SELDON_MODEL_TYPE graph
-	$(RENDER) | kubectl delete -n $(SELDON_NAMESPACE) -f -
-
-gke-seldon-uninstall: ## Uninstall the Seldon Core operator
-	helm uninstall seldon-core --namespace seldon-system
-
-# --- the grid on KubeRay (kuberay/; kubectl and helm pointed at your cluster) ---
-KUBERAY_VERSION ?= 1.5.1
-KUBERAY_NAMESPACE ?= ray-system
-RAY_NAMESPACE ?= default
-KUBERAY_MANIFEST ?= rayjob
-KUBERAY_RENDER = IMAGE=$(TRAINER_IMAGE) envsubst '$$IMAGE' < kuberay/$(1).yaml
-
-gke-ray-install: ## Install the KubeRay operator KUBERAY_VERSION with helm (namespace ray-system)
-	helm repo add kuberay https://ray-project.github.io/kuberay-helm/
-	helm repo update kuberay
-	helm upgrade --install kuberay-operator kuberay/kuberay-operator \
-		--version $(KUBERAY_VERSION) --namespace $(KUBERAY_NAMESPACE) --create-namespace
-
-gke-ray-render: ## Print kuberay/KUBERAY_MANIFEST.yaml (rayjob|runs-pvc|fetch-pod) with the image name
-	@$(call KUBERAY_RENDER,$(KUBERAY_MANIFEST))
-
-gke-ray-cartpole: ## Run the grid as a RayJob on a cluster KubeRay makes for it (image TRAINER_IMAGE)
-	$(call KUBERAY_RENDER,runs-pvc) | kubectl apply -n $(RAY_NAMESPACE) -f -
-	$(call KUBERAY_RENDER,rayjob) | kubectl apply -n $(RAY_NAMESPACE) -f -
-	@echo "follow it: make gke-ray-logs; results: make gke-ray-fetch"
-
-gke-ray-logs: ## Follow the RayJob's driver output (the grid's progress)
-	kubectl logs -n $(RAY_NAMESPACE) -f job/cartpole-grid
-
-gke-ray-fetch: ## Copy the grid's runs/ and .models/ from the cluster into runs-kuberay/
-	$(call KUBERAY_RENDER,fetch-pod) | kubectl apply -n $(RAY_NAMESPACE) -f -
-	kubectl wait -n $(RAY_NAMESPACE) --for=condition=Ready pod/cartpole-runs-fetch --timeout=300s
-	kubectl cp -n $(RAY_NAMESPACE) cartpole-runs-fetch:/data runs-kuberay
-	kubectl delete -n $(RAY_NAMESPACE) pod/cartpole-runs-fetch --wait=false
-	@echo "runs-kuberay/runs/<group>/ and runs-kuberay/models/cartpole-rl-remote.h5"
-
-gke-ray-cartpole-delete: ## Delete the RayJob and its cluster (the volume cartpole-runs stays)
-	$(call KUBERAY_RENDER,rayjob) | kubectl delete -n $(RAY_NAMESPACE) --ignore-not-found -f -
-
-gke-ray-uninstall: ## Uninstall the KubeRay operator
-	helm uninstall kuberay-operator --namespace $(KUBERAY_NAMESPACE)
+# --- by subject: the Seldon image and Kubernetes (seldon/), the grid on KubeRay (kuberay/).
+# Included, so every target and variable works from here as from `make -C seldon` and
+# `make -C kuberay`, and `make help` lists their targets too.
+include $(TOP_DIR)seldon/Makefile $(TOP_DIR)kuberay/Makefile
 
 clean: ## Remove the venv, caches, runs and models
 	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .venv-polyaxon .pytest_cache .ruff_cache runs .models *.egg-info

@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -153,6 +153,25 @@ def waiting_lock(path: str | Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def pid_alive(pid: Any) -> bool:
+    """Whether process ``pid`` (a pid file's or a status file's) still runs.
+
+    A process of another user counts as running, and a zombie that nobody reaped
+    yet as gone; anything but an int is no process.
+    """
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 def read_json(path: Path, missing: str) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartpole.errors import ConfigError
+from cartpole.errors import ConfigError, first_line
 
 
 def _hp(default: Any, help: str) -> Any:
@@ -170,8 +170,7 @@ def load_conf_file(path: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else _yaml_load(text)
     except Exception as exc:  # noqa: BLE001 - any parser error is a bad file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot parse config file {path}: {first}") from None
+        raise ConfigError(f"cannot parse config file {path}: {first_line(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

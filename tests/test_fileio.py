@@ -45,3 +45,26 @@ def test_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "x.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_pid_alive():
+    import os
+
+    from cartpole.fileio import pid_alive
+
+    assert pid_alive(os.getpid())
+    assert not pid_alive(None) and not pid_alive("123")
+
+
+@pytest.mark.slow
+def test_pid_alive_says_no_for_an_ended_process_reaped_or_not():
+    import subprocess
+    import sys
+
+    from cartpole.fileio import pid_alive
+    from tests.waiting import wait_until
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    wait_until(lambda: not pid_alive(proc.pid), "the ended process to show as gone")  # zombie
+    proc.wait()
+    assert not pid_alive(proc.pid)

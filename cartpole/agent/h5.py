@@ -1,19 +1,50 @@
-"""Read a Keras .h5 model's Dense weights with h5py alone (no TensorFlow).
+"""Keras .h5 model files, written and read.
 
-The file is checked against its metadata's digest first (``modelfile.read_pair``):
-a ``.h5`` whose ``.json`` describes another model raises ModelMismatchError.
+Writing takes a Keras model that the caller built (``network.build_q_network``), so
+this module imports no TensorFlow: the serving path imports it to read. Reading takes
+h5py alone. The file is checked against its metadata's digest first
+(``modelfile.read_pair``): a ``.h5`` whose ``.json`` describes another model raises
+ModelMismatchError.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
 from cartpole.agent.modelfile import read_pair
 from cartpole.agent.policy import NumpyPolicy
+from cartpole.fileio import write_with
+
+
+def save_keras_h5(path: str | Path, model: Any) -> None:
+    """Save a Keras ``model`` as a .h5 file, atomically (no metadata)."""
+    write_with(path, keras_writer(model))
+
+
+def keras_writer(model: Any) -> Callable[[Path], None]:
+    """A function that saves the Keras ``model`` as a .h5 at the path it is given,
+    without Keras's warnings and log lines."""
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import absl.logging
+
+            level = absl.logging.get_verbosity()
+            absl.logging.set_verbosity(absl.logging.ERROR)
+            try:
+                model.save(tmp)
+            finally:
+                absl.logging.set_verbosity(level)
+
+    return write
 
 
 def read_dense_weights(path: str | Path) -> list[np.ndarray]:

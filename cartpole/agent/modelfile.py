@@ -21,11 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from cartpole.errors import ModelMismatchError
+from cartpole.paths import METADATA_FILE, MODEL_FILE, PENDING_SUFFIX
 
-MODEL_FILE = "model.h5"
-METADATA_FILE = "metadata.json"
 DIGEST_KEY = "model_sha256"
-PENDING_SUFFIX = ".pending"  # a new .h5 waiting for its rename (see publish.py)
 SETTLE_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,7 @@ def metadata_path(h5: str | Path) -> Path:
 
 
 def pending_path(h5: str | Path) -> Path:
-    """Where a publish keeps the new ``.h5`` between its two renames."""
+    """Where a publish keeps the new ``.h5`` between its two renames (see publish.py)."""
     h5 = Path(h5)
     return h5.with_name(f".{h5.name}{PENDING_SUFFIX}")
 

@@ -14,7 +14,7 @@ the pair stays two plain files, and the metadata names its ``.h5`` by content:
 2. the metadata is renamed into place first (written and fsynced as every file in
    ``fileio``), then the pending ``.h5``; the folder is fsynced after each.
 
-Every loader (``agent.h5weights``, ``serving.policy``, hence the Seldon classes)
+Every loader (``agent.h5``, ``serving.policy``, hence the Seldon classes)
 hashes the bytes it parses and compares them with the metadata's digest
 (``agent.modelfile.read_pair``), so:
 

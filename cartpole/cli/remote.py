@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cartpole.errors import CartpoleError, ConfigError, EnvError, OutputError
+from cartpole.cli.common import CONTEXT, GlobalOptions, echo_json_line
+from cartpole.envs.make import DEFAULT_ENV
+from cartpole.errors import ConfigError
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEFAULT_EPISODES = 20
 
 
@@ -67,10 +67,6 @@ def _target(o: dict[str, Any]) -> tuple[Any, Any, tuple[str, str, str] | None]:
     return target, RetryPolicy(o["retries"], 0.2, o["timeout"]), oauth
 
 
-def _bad_input(exc: CartpoleError) -> bool:
-    return isinstance(exc, ConfigError | EnvError | OutputError)
-
-
 RUN_EPILOG = """\b
 Examples:
   cartpole serve .models/cartpole-rl-remote.h5 &           serve the best model, then:
@@ -106,7 +102,7 @@ is printed), 2 bad input, 130 interrupted (partial summary).
                    "takes several rows; otherwise a warning and one row per request).")
 @click.option("--feedback", type=click.Choice(["episode", "step", "none"]), default="episode",
               show_default=True, help="When to send rewards back (see below).")
-@click.option("--env", "env_id", default="CartPole-v1", show_default=True,
+@click.option("--env", "env_id", default=DEFAULT_ENV, show_default=True,
               help="Gymnasium env the runners play.")
 @click.option("--max-episode-steps", type=click.IntRange(min=1), default=None,
               help="Override the env's time limit.  [default: the env's own]")
@@ -126,35 +122,29 @@ def run(ctx: click.Context, **o: Any) -> None:
     gateway (--deployment, --token or OAuth). Episode scores go to the metrics engines
     (--metrics-engine before `run`); a summary closes the run.
     """
-    from cartpole.cli import BadInput
     from cartpole.remote.play import PlayConfig
     from cartpole.remote.progress import RunProgress
     from cartpole.remote.session import RunRequest, run_remote, transport_name
     from cartpole.remote.stats import summary_lines
 
-    g = ctx.obj
+    g: GlobalOptions = ctx.obj
     episodes = g.episodes or DEFAULT_EPISODES
+    target, retry, oauth = _target(o)
+    cfg = PlayConfig(episodes, o["runners"], o["batch"], o["env_id"],
+                     o["max_episode_steps"], o["seed"], o["feedback"],
+                     Path(o["record_dir"]) if o["record_dir"] else None)
+    request = RunRequest(target, cfg, o["grpc"], retry, oauth, g.metrics_engines,
+                         g.metrics_config, o["run_id"])
+    progress = RunProgress(episodes)
     try:
-        target, retry, oauth = _target(o)
-        cfg = PlayConfig(episodes, o["runners"], o["batch"], o["env_id"],
-                         o["max_episode_steps"], o["seed"], o["feedback"],
-                         Path(o["record_dir"]) if o["record_dir"] else None)
-        request = RunRequest(target, cfg, o["grpc"], retry, oauth, g.metrics_engines,
-                             g.metrics_config, o["run_id"])
-        progress = RunProgress(episodes)
-        try:
-            outcome = run_remote(request, progress)
-        finally:
-            progress.close()
-    except CartpoleError as exc:
-        if _bad_input(exc):
-            raise BadInput(str(exc)) from None
-        raise click.ClickException(str(exc)) from None
+        outcome = run_remote(request, progress)
+    finally:
+        progress.close()
     s = outcome.summary
     for line in summary_lines(s, target.url(grpc=o["grpc"]), transport_name(request),
                               cfg.runners, outcome.batch):
         click.echo(line)
-    click.echo(json.dumps({"run": outcome.run_id, **s}, separators=(",", ":")))
+    echo_json_line({"run": outcome.run_id, **s})
     if s["error"]:
         click.echo(f"Error: {s['error']}", err=True)
     ctx.exit(outcome.exit_code)
@@ -198,27 +188,21 @@ def router_demo_cmd(ctx: click.Context, **o: Any) -> None:
     with --metrics-engine visdom, two windows plot the branch of every request and
     that share.
     """
-    from cartpole.cli import BadInput
     from cartpole.metrics import Recorder, make_event
     from cartpole.metrics.engines import EngineContext, build_sinks, check_engines
     from cartpole.remote.router_demo import DemoConfig, Route, router_demo
     from cartpole.remote.session import RunRequest, new_run_id, prepare
 
-    g = ctx.obj
-    try:
-        target, retry, oauth = _target(o)
-        check_engines(g.metrics_engines, g.metrics_config)
-        cfg = DemoConfig(o["requests"], o["preferred_branch"], o["window"], o["min_share"],
-                         o["router_name"])
-        request = RunRequest(target, grpc=o["grpc"], retry=retry, oauth=oauth)
-        target, make_client = prepare(request)
-        run_id = o["run_id"] or new_run_id()
-        recorder = Recorder(build_sinks(g.metrics_engines, g.metrics_config,
-                                        EngineContext(group=run_id, trial="router")))
-    except CartpoleError as exc:
-        if _bad_input(exc):
-            raise BadInput(str(exc)) from None
-        raise click.ClickException(str(exc)) from None
+    g: GlobalOptions = ctx.obj
+    target, retry, oauth = _target(o)
+    check_engines(g.metrics_engines, g.metrics_config)
+    cfg = DemoConfig(o["requests"], o["preferred_branch"], o["window"], o["min_share"],
+                     o["router_name"])
+    request = RunRequest(target, grpc=o["grpc"], retry=retry, oauth=oauth)
+    target, make_client = prepare(request)
+    run_id = o["run_id"] or new_run_id()
+    recorder = Recorder(build_sinks(g.metrics_engines, g.metrics_config,
+                                    EngineContext(group=run_id, trial="router")))
     every = max(1, cfg.requests // 10)
 
     def show(route: Route, name: str) -> None:
@@ -244,15 +228,12 @@ def router_demo_cmd(ctx: click.Context, **o: Any) -> None:
                f"to branch {cfg.preferred}: {result.share:.0%} "
                f"({'converged' if converged else 'not converged'}, needs "
                f"{cfg.min_share:.0%})")
-    click.echo(json.dumps({"run": run_id, "router": result.router_name,
-                           "requests": len(result.routes), "preferred": cfg.preferred,
-                           "share": round(result.share, 4), "converged": converged,
-                           "per_branch": {str(b): n for b, n in result.per_branch().items()},
-                           "error": str(result.error) if result.error else None},
-                          separators=(",", ":")))
+    echo_json_line({"run": run_id, "router": result.router_name,
+                    "requests": len(result.routes), "preferred": cfg.preferred,
+                    "share": round(result.share, 4), "converged": converged,
+                    "per_branch": {str(b): n for b, n in result.per_branch().items()},
+                    "error": str(result.error) if result.error else None})
     if result.error:
         click.echo(f"Error: {result.error}", err=True)
     ctx.exit(0 if converged and not result.error else 1)
 
-
-COMMANDS = [run, router_demo_cmd]

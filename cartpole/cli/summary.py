@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cartpole.display import fmt_number
 from cartpole.grid.leaderboard import rank_combinations, undelivered
-
-
-def _num(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -26,8 +23,8 @@ def summary_lines(result: dict[str, Any], records: list[dict[str, Any]]) -> list
             members = [r for r in records if r["trial"] in row["trials"]]
             label = members[0].get("label") or "defaults"
             rows.append([str(row["rank"]), label, f"{row['seeds']}/{len(members)}",
-                         f"{_num(row['score_mean'])} ± {_num(row['score_std'])}",
-                         _num(row["steps_mean"], ".0f"), _num(row["seconds_mean"]),
+                         f"{fmt_number(row['score_mean'])} ± {fmt_number(row['score_std'])}",
+                         fmt_number(row["steps_mean"], ".0f"), fmt_number(row["seconds_mean"]),
                          row["status"]])
         lines += _table(["rank", "combination", "seeds", "score", "steps", "seconds",
                          "status"], rows)
@@ -83,9 +80,9 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     rows = []
     for name, t in sorted(trials.items()):
         if t["status"] == "running":
-            detail = f"step {t.get('step', '-')}, last eval {_num(t.get('eval'))}"
+            detail = f"step {t.get('step', '-')}, last eval {fmt_number(t.get('eval'))}"
         elif t["status"] in ("completed", "interrupted") and t.get("score") is not None:
-            detail = f"score {_num(t['score'])}, {t.get('steps', '-')} steps"
+            detail = f"score {fmt_number(t['score'])}, {t.get('steps', '-')} steps"
         else:
             detail = t.get("error", "")
         hp = t.get("hparams") or {}
@@ -95,5 +92,5 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     scored = [(n, t) for n, t in trials.items() if t.get("score") is not None]
     if scored:
         name, t = max(scored, key=lambda nt: nt[1]["score"])
-        lines.append(f"best trial so far: {name}, score {_num(t['score'])}")
+        lines.append(f"best trial so far: {name}, score {fmt_number(t['score'])}")
     return lines

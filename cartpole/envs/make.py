@@ -11,7 +11,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from cartpole.errors import EnvError
+from cartpole.errors import EnvError, first_line
 
 DEFAULT_ENV = "CartPole-v1"
 log = logging.getLogger(__name__)
@@ -51,8 +51,7 @@ def make_env(
     except gym.error.DependencyNotInstalled as exc:
         raise EnvError(f"env {env_id!r} needs a package that is not installed: {exc}") from None
     except (gym.error.Error, ModuleNotFoundError, ImportError, TypeError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EnvError(f"unknown or unusable env {env_id!r}: {detail}") from None
+        raise EnvError(f"unknown or unusable env {env_id!r}: {first_line(exc)}") from None
     try:
         _check_spaces(env)
     except EnvError:

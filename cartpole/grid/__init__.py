@@ -1,1 +1,2 @@
-"""Grid search: trial specs, backends that run them, and the group's leaderboard."""
+"""Grid search: ``cartpole train`` as library code, the grid spec and the group's plan, a
+runner with its backends, and the group's live status and leaderboard."""

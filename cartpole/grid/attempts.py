@@ -5,13 +5,12 @@ must not lose it before it has a better one, so the folder keeps ``model.h5``,
 ``metadata.json`` and ``result.json`` in place, moves the earlier attempt's
 ``events.jsonl`` and ``worker.log`` to ``attempts/<n>/``, and clears the rest. The
 kept model's figures travel to the rerun in its job description (``previous``); the
-rerun replaces the pair only with a model at least as good (``trial.improves``). A
+rerun replaces the pair only with a model at least as good (``trial_dir.improves``). A
 folder without a usable model is cleared entirely, as before.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from pathlib import Path
@@ -20,13 +19,20 @@ from typing import Any
 from cartpole.agent.modelfile import read_pair
 from cartpole.agent.publish import repair_pair
 from cartpole.errors import ModelMismatchError
-from cartpole.training import artifacts
+from cartpole.paths import (
+    ATTEMPTS_DIR,
+    EVENTS_FILE,
+    LOG_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    RESULT_FILE,
+)
+from cartpole.training.result import read_result
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS_DIR = "attempts"
-KEPT = (artifacts.MODEL_FILE, artifacts.METADATA_FILE, artifacts.RESULT_FILE, ATTEMPTS_DIR)
-ARCHIVED = (artifacts.EVENTS_FILE, "worker.log")
+KEPT = (MODEL_FILE, METADATA_FILE, RESULT_FILE, ATTEMPTS_DIR)
+ARCHIVED = (EVENTS_FILE, LOG_FILE)
 _FIGURES = ("score", "score_std", "best_step", "confirmed_score")
 _SOLVED = ("solved", "solved_at_step", "solved_at_seconds")
 
@@ -35,7 +41,7 @@ def clear_for_rerun(trial_dir: Path) -> dict[str, Any] | None:
     """Prepare ``trial_dir`` for a new attempt; return the kept model's figures, if any."""
     if not trial_dir.exists():
         return None
-    repair_pair(trial_dir / artifacts.MODEL_FILE, trial_dir / artifacts.METADATA_FILE)
+    repair_pair(trial_dir / MODEL_FILE, trial_dir / METADATA_FILE)
     previous = best_so_far(trial_dir)
     if previous is None:
         shutil.rmtree(trial_dir)
@@ -56,8 +62,7 @@ def clear_for_rerun(trial_dir: Path) -> dict[str, Any] | None:
 def best_so_far(trial_dir: Path) -> dict[str, Any] | None:
     """The figures of the model an earlier attempt left, if it is a whole, scored pair."""
     try:
-        pair = read_pair(trial_dir / artifacts.MODEL_FILE,
-                         trial_dir / artifacts.METADATA_FILE, settle=0.0)
+        pair = read_pair(trial_dir / MODEL_FILE, trial_dir / METADATA_FILE, settle=0.0)
     except ModelMismatchError as exc:
         log.warning("%s; it cannot be kept", exc)
         return None
@@ -66,11 +71,9 @@ def best_so_far(trial_dir: Path) -> dict[str, Any] | None:
     if not pair.metadata or pair.metadata.get("score") is None:
         return None
     figures = {k: pair.metadata.get(k) for k in _FIGURES}
-    try:
-        result = json.loads((trial_dir / artifacts.RESULT_FILE).read_text())
-    except (OSError, ValueError):
-        result = {}
-    if isinstance(result, dict) and result.get("score") == figures["score"]:
+    kept = read_result(trial_dir / RESULT_FILE)
+    result = kept.to_dict() if kept is not None else {}
+    if result.get("score") == figures["score"]:
         figures.update({k: result[k] for k in _SOLVED if k in result})
     return figures
 

@@ -15,9 +15,8 @@ from typing import Any
 from cartpole.errors import ConfigError
 from cartpole.fileio import write_json, write_text
 from cartpole.hparams import HPARAM_NAMES
+from cartpole.paths import LEADERBOARD_CSV, LEADERBOARD_JSON
 
-LEADERBOARD_JSON = "leaderboard.json"
-LEADERBOARD_CSV = "leaderboard.csv"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _CSV_COLUMNS = ("rank", "status", "score_mean", "score_std", "seeds", "best_trial",
                 "best_score", "steps_mean", "seconds_mean", "trials", "undelivered")

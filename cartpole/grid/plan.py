@@ -6,7 +6,6 @@ exactly the same trials whatever the command line says the second time.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +13,10 @@ from typing import Any
 from cartpole.errors import ConfigError
 from cartpole.fileio import read_json, write_json
 from cartpole.hparams import HParams
-from cartpole.training import artifacts
+from cartpole.paths import PLAN_FILE, RESULT_FILE
 from cartpole.training.loop import TrialSpec
+from cartpole.training.result import read_result
 
-PLAN_FILE = "plan.json"
 PLAN_FORMAT = "cartpole-plan/1"
 
 
@@ -32,13 +31,9 @@ class Trial:
         return group_dir / self.trial
 
     def is_complete(self, group_dir: Path) -> bool:
-        result = self.dir(group_dir) / artifacts.RESULT_FILE
-        if not result.exists():  # the .h5 may be gone on purpose (--keep-top)
-            return False
-        try:
-            return json.loads(result.read_text()).get("status") == "completed"
-        except (OSError, ValueError):
-            return False
+        """Whether its result says completed (the .h5 may be gone on purpose: --keep-top)."""
+        result = read_result(self.dir(group_dir) / RESULT_FILE)
+        return result is not None and result.status == "completed"
 
 
 @dataclass

@@ -9,29 +9,24 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 from cartpole.errors import ModelMismatchError
 from cartpole.fileio import exclusive, waiting_lock
 from cartpole.grid.attempts import clear_for_rerun
-from cartpole.grid.backends.local import Job, UpdateFn
+from cartpole.grid.backends import Backend, Job
 from cartpole.grid.backends.worker import write_job
 from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
 from cartpole.grid.plan import Plan, Trial
 from cartpole.grid.status import StatusBoard
 from cartpole.metrics.group import GroupInfo, GroupMetrics
+from cartpole.paths import LOCK_FILE, METADATA_FILE, MODEL_FILE, RESULT_FILE, model_paths
 from cartpole.training import artifacts
+from cartpole.training.result import read_result
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = ".lock"
 EXIT_OK, EXIT_ALL_FAILED, EXIT_PARTIAL, EXIT_INTERRUPTED = 0, 1, 3, 130
-
-
-class Backend(Protocol):
-    name: str
-
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None: ...
 
 
 @dataclass
@@ -110,12 +105,14 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
 
 
 def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[str, Any]:
+    """The runner's record of a trial: its own keys (``label``, later ``pid``, ``error``...)
+    and, once the trial has completed, its ``TrialResult``'s."""
     hparams = trial.spec.hparams.to_dict()
     base = {"trial": trial.trial, "seed": trial.spec.seed, "hparams": hparams,
             "dir": str(trial.dir(group_dir)), "label": combo_label(hparams, varying)}
-    if trial.is_complete(group_dir):
-        result = json.loads((trial.dir(group_dir) / artifacts.RESULT_FILE).read_text())
-        return {**base, **result, "status": "completed"}
+    result = read_result(trial.dir(group_dir) / RESULT_FILE)
+    if result is not None and result.status == "completed":
+        return {**base, **result.to_dict(), "status": "completed"}
     return {**base, "status": "pending"}
 
 
@@ -141,7 +138,7 @@ def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> P
     best = best_trial(trials)
     if best is None:
         return None
-    h5, _ = artifacts.model_paths(file_name)
+    h5, _ = model_paths(file_name)
     h5.parent.mkdir(parents=True, exist_ok=True)
     with waiting_lock(h5.parent):  # the .h5/.json pair changes together, one group at a time
         _warn_if_downgrade(file_name, best, group_dir)
@@ -155,12 +152,12 @@ def _publish(group_dir: Path, trials: list[dict[str, Any]], file_name: str) -> P
 
 def _warn_if_downgrade(file_name: str, best: dict[str, Any], group_dir: Path) -> None:
     """The -f model is always this run's best; say so when it replaces a better or other one."""
-    h5, meta_path = artifacts.model_paths(file_name)
+    h5, meta_path = model_paths(file_name)
     try:
         old = json.loads(meta_path.read_text())
     except (OSError, ValueError):
         return
-    new = json.loads((group_dir / best["trial"] / artifacts.METADATA_FILE).read_text())
+    new = json.loads((group_dir / best["trial"] / METADATA_FILE).read_text())
     if old.get("env_id") != new.get("env_id"):
         log.warning("replacing %s, a %s model, with a %s one; pass -f to keep both",
                     h5, old.get("env_id"), new.get("env_id"))
@@ -174,7 +171,7 @@ def prune_models(group_dir: Path, trials: list[dict[str, Any]], keep: int) -> No
     done = sorted((t for t in trials if t.get("status") == "completed"),
                   key=lambda t: -(t.get("score") or 0.0))
     for t in done[keep:]:
-        (group_dir / t["trial"] / artifacts.MODEL_FILE).unlink(missing_ok=True)
+        (group_dir / t["trial"] / MODEL_FILE).unlink(missing_ok=True)
         t["model_pruned"] = True
 
 

@@ -13,18 +13,17 @@ from typing import Any
 from cartpole.envs.make import describe
 from cartpole.errors import ConfigError, RenderError
 from cartpole.fileio import check_writable_dir, check_writable_file
+from cartpole.grid.backends import BACKENDS, make_backend
 from cartpole.grid.leaderboard import check_group_name, new_group_name
 from cartpole.grid.plan import Plan, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.spec import expand, varying
 from cartpole.hparams import HParams
 from cartpole.metrics.engines import check_engines
-from cartpole.training import artifacts
+from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RUNS_DIR, model_paths
 from cartpole.training.loop import TrialSpec
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("local", "ray")
 
 
 @dataclass
@@ -34,8 +33,8 @@ class TrainRequest:
     spec: TrialSpec = field(default_factory=TrialSpec)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     seeds: int = 1
-    file_name: str = ".models/cartpole-rl-remote"
-    runs_dir: str = "runs"
+    file_name: str = DEFAULT_MODEL
+    runs_dir: str = RUNS_DIR
     group: str | None = None
     resume: str | None = None
     gif_path: str | None = None
@@ -95,7 +94,7 @@ class TrainRequest:
         describe(spec.env_id, spec.max_episode_steps)
         if spec.render:
             check_display()
-        h5, meta = artifacts.model_paths(self.file_name)
+        h5, meta = model_paths(self.file_name)
         check_writable_file(h5, "model file")
         check_writable_file(meta, "metadata file")
         check_writable_dir(self.runs_dir, "runs folder")
@@ -110,7 +109,7 @@ class TrainRequest:
         if self.resume:
             return Plan.load(group_dir_root / self.resume)
         group = self.group or new_group_name()
-        if (group_dir_root / group / "plan.json").exists():
+        if (group_dir_root / group / PLAN_FILE).exists():
             raise ConfigError(f"group {group!r} already exists in {self.runs_dir}/; "
                               f"use --resume {group} to finish it")
         combos = self.combinations()
@@ -144,20 +143,6 @@ def check_display() -> None:
                           "use --gif FILE to record an episode instead")
 
 
-def make_backend(request: TrainRequest, n_jobs: int) -> Any:
-    if request.backend == "ray":
-        from cartpole.grid.backends.ray import RayBackend
-
-        return RayBackend(request.ray_address, request.threads, num_cpus=request.workers)
-    if n_jobs == 1:
-        from cartpole.grid.backends.inprocess import InProcessBackend
-
-        return InProcessBackend(progress=request.progress)
-    from cartpole.grid.backends.local import LocalBackend
-
-    return LocalBackend(request.workers, request.threads)
-
-
 def plan_train(request: TrainRequest) -> dict[str, Any]:
     """``--dry-run``: check everything and return the planned trials, as the JSON result
     would list them, without training or writing anything."""
@@ -184,7 +169,9 @@ def run_train(request: TrainRequest) -> GroupOutcome:
     todo = sum(not t.is_complete(group_dir) for t in plan.trials)
     run = GroupRun(
         plan=plan, group_dir=group_dir, file_name=request.file_name,
-        backend=make_backend(request, todo), keep_top=request.keep_top,
+        backend=make_backend(request.backend, todo, request.workers, request.threads,
+                             request.ray_address, request.progress),
+        keep_top=request.keep_top,
         varying=plan.options.get("varying", []),
         job_options={"threads": request.threads, "metrics_engines": request.metrics_engines,
                      "metrics_config": request.metrics_config},

@@ -7,18 +7,18 @@ gone is reported as stale.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from cartpole.errors import ConfigError
-from cartpole.fileio import read_json, write_json
+from cartpole.fileio import pid_alive, read_json, write_json
 from cartpole.metrics.events import utc_now
+from cartpole.paths import EVENTS_FILE, STATUS_FILE
+from cartpole.training.events import read_events
 
-STATUS_FILE = "status.json"
-STATES = ("pending", "running", "completed", "failed", "interrupted")
+LIVE_TAIL_BYTES = 16_384  # how much of a running trial's events file is read
 
 
 class StatusBoard:
@@ -57,7 +57,7 @@ class StatusBoard:
 def read_status(group_dir: Path) -> dict[str, Any]:
     data = read_json(group_dir / STATUS_FILE,
                      f"no status for {group_dir} (is it a cartpole group?)")
-    if data.get("state") == "running" and not _alive(data.get("pid")):
+    if data.get("state") == "running" and not pid_alive(data.get("pid")):
         data["state"] = "stale"
     for trial, entry in data.get("trials", {}).items():
         if entry.get("status") == "running":
@@ -73,33 +73,13 @@ def latest_group(runs_dir: Path) -> Path:
     return max(candidates, key=lambda d: (d / STATUS_FILE).stat().st_mtime)
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _live_progress(trial_dir: Path) -> dict[str, Any]:
     """Step and last evaluation of a running trial, from the tail of its events file."""
-    path = trial_dir / "events.jsonl"
-    try:
-        with path.open("rb") as f:
-            f.seek(max(0, path.stat().st_size - 16_384))
-            lines = f.read().decode("utf-8", "replace").splitlines()[1:]
-    except OSError:
+    path = trial_dir / EVENTS_FILE
+    if not path.is_file():
         return {}
     live: dict[str, Any] = {}
-    for line in reversed(lines):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
+    for event in reversed(read_events(path, tail_bytes=LIVE_TAIL_BYTES)):
         if "step" not in live and "total_steps" in event:
             live["step"] = event["total_steps"]
         if "eval" not in live and event.get("event") == "eval":

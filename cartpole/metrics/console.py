@@ -10,12 +10,14 @@ import json
 import logging
 from typing import Any
 
+from cartpole.metrics.base import Engine
+
 log = logging.getLogger("cartpole.metrics")
 
 _INFO_EVENTS = {"eval", "trial_start", "trial_end", "run_start", "run_end"}
 
 
-class ConsoleSink:
+class ConsoleSink(Engine):
     def __init__(self, context: object = None, level: str | None = None) -> None:
         self._level = logging.getLevelName(level.upper()) if level else None
         if level and not isinstance(self._level, int):

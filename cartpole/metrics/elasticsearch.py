@@ -30,7 +30,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from cartpole.errors import CartpoleError
-from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.base import Engine, EngineContext
 
 # The document id is a hash of these keys, joined by ID_SEPARATOR, as fluent.conf's
 # elasticsearch_genid filter computes it (a missing key counts as an empty string).
@@ -67,7 +67,7 @@ def bulk_operations(events: list[dict[str, Any]], prefix: str) -> list[dict[str,
     return operations
 
 
-class ElasticsearchSink:
+class ElasticsearchSink(Engine):
     remote = True
 
     def __init__(self, context: EngineContext | None = None,

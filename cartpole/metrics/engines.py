@@ -1,22 +1,21 @@
 """Metric engines by name, found through the ``cartpole.metrics_engines`` entry points.
 
-An engine is a class (or factory) called as ``Engine(context, **settings)`` that
-returns a sink with ``write(event)`` and ``close()``. Its module is imported only
-when the engine is selected, so a missing optional dependency costs nothing until
-then, and then gives an install hint. Engines that talk to a server set
-``remote = True`` and run behind a queue (see ``resilient.py``).
+An engine is a subclass of ``Engine`` (``base.py``, the contract) called as
+``Engine(context, **settings)``. Its module is imported only when the engine is
+selected, so a missing optional dependency costs nothing until then, and then gives
+an install hint. Engines that talk to a server set ``remote = True`` and run behind
+a queue (see ``resilient.py``).
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import Any
 
 from cartpole.errors import CartpoleError, ConfigError
+from cartpole.metrics.base import EngineContext, engine_class
 from cartpole.metrics.recorder import Sink
 
 GROUP = "cartpole.metrics_engines"
@@ -32,15 +31,6 @@ _BUILTIN = {
 }
 EXTRAS = {"tensorboard": "tensorboard", "visdom": "visdom", "mlflow": "mlflow",
           "fluentd": "efk", "elasticsearch": "efk"}
-
-
-@dataclass(frozen=True)
-class EngineContext:
-    """Where the engine's events come from."""
-
-    group: str = "local"
-    trial: str = "t000"
-    trial_dir: Path | None = None
 
 
 def _targets() -> dict[str, str]:
@@ -89,7 +79,7 @@ def build_sinks(names: tuple[str, ...], config: dict[str, Any],
         if not isinstance(settings, dict):
             raise ConfigError(f"settings of metrics engine {name!r} must be a JSON object")
         _check_settings(name, engine, settings)
-        if getattr(engine, "remote", False):
+        if engine_class(engine).remote:
             # Built once here so that a bad setting is an error now (their constructors
             # do no network I/O); after a failure, the queue's thread builds new ones.
             first = _build(name, engine, context, settings, remote=True)
@@ -134,13 +124,11 @@ def _check_settings(name: str, engine: Any, settings: dict[str, Any]) -> None:
         if expected and not _fits(value, expected):
             raise ConfigError(f"setting {key!r} of metrics engine {name!r} must be "
                               f"{expected.__name__}, got {json.dumps(value)}")
-    check = getattr(engine, "check", None)  # an engine's own checks, creating nothing
-    if check is not None:
-        try:
-            check(**{k: v for k, v in settings.items()
-                     if k in inspect.signature(check).parameters})
-        except CartpoleError as exc:
-            raise ConfigError(f"metrics engine {name!r}: {exc}") from None
+    check = engine_class(engine).check  # the engine's own checks, creating nothing
+    try:
+        check(**{k: v for k, v in settings.items() if k in inspect.signature(check).parameters})
+    except CartpoleError as exc:
+        raise ConfigError(f"metrics engine {name!r}: {exc}") from None
 
 
 _SIMPLE = {"bool": bool, "int": int, "float": float, "str": str}

@@ -23,7 +23,7 @@ from typing import Any
 from fluent.sender import EventTime, FluentSender
 
 from cartpole.errors import CartpoleError
-from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.base import Engine, EngineContext
 
 
 class FluentdError(CartpoleError, ConnectionError):
@@ -36,7 +36,7 @@ def event_time(ts: str) -> EventTime:
     return EventTime(int(moment.timestamp()), moment.microsecond * 1000)
 
 
-class FluentdSink:
+class FluentdSink(Engine):
     remote = True
 
     def __init__(self, context: EngineContext | None = None, host: str = "localhost",
@@ -60,7 +60,8 @@ class FluentdSink:
 
         Events sent before a failure may then arrive twice (at-least-once, as with
         Fluentd's own forwarding); the fluentd config gives each event a content-based
-        id, so Elasticsearch still keeps one copy.
+        id, so Elasticsearch still keeps one copy. (The loop is Engine's default; having
+        it here is what makes ``Resilient`` send this engine batches, see ``takes_batches``.)
         """
         for event in events:
             self.write(event)

@@ -1,6 +1,6 @@
 """Group-level steps of the metrics engines, run by the grid runner around all trials.
 
-An engine class may define two class methods:
+An engine class may override two class methods of ``Engine`` (whose defaults do nothing):
 
 - ``open_group(group: GroupInfo, **settings) -> dict`` before the first trial starts;
   what it returns is added to that engine's settings for every trial (the MLflow
@@ -22,23 +22,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from cartpole.metrics.base import Engine, GroupInfo, engine_class
 from cartpole.metrics.engines import load_engine
 from cartpole.metrics.resilient import mark_reachable, short_error, warn_unreachable
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class GroupInfo:
-    """What the group-level steps know about the group."""
-
-    group: str
-    group_dir: Path
-    labels: dict[str, str] = field(default_factory=dict)  # trial -> its varying hparams
 
 
 class GroupMetrics:
@@ -56,7 +46,8 @@ class GroupMetrics:
     def open(self) -> dict[str, Any]:
         """Run every ``open_group``; return the metrics config the trials should use."""
         results = self._run_all("start the group", "open_group",
-                                lambda name, fn: fn(self.info, **self.config[name]))
+                                lambda name, engine: engine.open_group(
+                                    self.info, **self.config[name]))
         for name, added in results.items():
             if isinstance(added, dict):
                 self.config[name].update(added)
@@ -65,19 +56,21 @@ class GroupMetrics:
     def close(self, trials: list[dict[str, Any]], best: dict[str, Any] | None,
               state: str = "completed") -> None:
         self._run_all("finish the group", "close_group",
-                      lambda name, fn: fn(self.info, trials, best, state=state,
-                                          **self.config[name]))
+                      lambda name, engine: engine.close_group(
+                          self.info, trials, best, state=state, **self.config[name]))
 
-    def _run_all(self, what: str, method: str,
-                 call: Callable[[str, Any], Any]) -> dict[str, Any]:
+    def _run_all(self, what: str, hook: str,
+                 call: Callable[[str, type[Engine]], Any]) -> dict[str, Any]:
         boxes: dict[str, dict[str, Any]] = {}
         threads = []
         for name in self.names:
-            fn = getattr(load_engine(name), method, None)
-            if fn is None:
+            engine = engine_class(load_engine(name))
+            # Engines that keep the default (which does nothing) are left out: a step that
+            # succeeds marks the engine reachable, and theirs says nothing about a server.
+            if not engine.overrides(hook):
                 continue
             box = boxes[name] = {}
-            thread = threading.Thread(target=_capture, args=(box, call, name, fn),
+            thread = threading.Thread(target=_capture, args=(box, call, name, engine),
                                       name=f"metrics-{name}-group", daemon=True)
             thread.start()
             threads.append((name, thread))
@@ -100,9 +93,9 @@ class GroupMetrics:
         return results
 
 
-def _capture(box: dict[str, Any], call: Callable[[str, Any], Any], name: str,
-             fn: Any) -> None:
+def _capture(box: dict[str, Any], call: Callable[[str, type[Engine]], Any], name: str,
+             engine: type[Engine]) -> None:
     try:
-        box["value"] = call(name, fn)
+        box["value"] = call(name, engine)
     except Exception as exc:  # noqa: BLE001 - a metrics backend never stops training
         box["error"] = exc

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from cartpole.errors import EventsFileError
+from cartpole.metrics.base import Engine
 
 
-class JsonLinesSink:
+class JsonLinesSink(Engine):
     critical = True
 
     def __init__(self, path: str | Path) -> None:

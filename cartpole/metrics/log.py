@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from cartpole.metrics.base import Engine
 
-class LogSink:
+
+class LogSink(Engine):
     def __init__(self, context: object = None, path: str | None = None) -> None:
         self._own = path is not None
         if path:

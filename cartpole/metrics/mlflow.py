@@ -37,7 +37,7 @@ from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.base import Engine, EngineContext
 from cartpole.metrics.group import GroupInfo
 
 # event -> (step key, metric keys)
@@ -63,7 +63,7 @@ GROUP_TAG, TRIAL_TAG, ROLE_TAG = "cartpole.group", "cartpole.trial", "cartpole.r
 _RUNS: dict[tuple[str, str, str], str] = {}
 
 
-class MlflowSink:
+class MlflowSink(Engine):
     remote = True
 
     def __init__(self, context: EngineContext | None = None,

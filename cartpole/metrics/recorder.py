@@ -7,17 +7,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from cartpole.metrics.base import Engine, as_engine
+
 log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
-    """Where events go: ``write`` one event, ``close`` at the end.
+    """What the Recorder accepts: anything with ``write(event)`` and ``close()``.
 
-    Optional: ``write_batch(events)`` for bulk APIs (used behind ``Resilient``),
-    ``log_artifacts(files)``, called once the trial's model and metadata are saved,
-    ``critical = True`` for a sink whose failure must stop the trial (the events
-    file), and ``name`` with ``undelivered`` (set by ``close``) for a sink that can
-    give up on events.
+    The full contract, with the optional hooks and their defaults, is ``Engine``
+    (``base.py``); a sink that does not subclass it is seen through ``as_engine``.
     """
 
     def write(self, event: dict[str, Any]) -> None: ...
@@ -35,48 +34,46 @@ class Recorder:
 
     def __init__(self, sinks: Iterable[Sink] = ()) -> None:
         self.sinks = list(sinks)
+        # (what log lines call the sink: its class, the sink as an Engine)
+        self._engines: list[tuple[str, Engine]] = [
+            (type(sink).__name__, as_engine(sink)) for sink in self.sinks]
         self.undelivered: dict[str, int] = {}
 
     def write(self, event: dict[str, Any]) -> None:
-        for sink in self.sinks:
+        for label, sink in self._engines:
             try:
                 sink.write(event)
             except Exception:
-                if getattr(sink, "critical", False):
+                if sink.critical:
                     raise
-                log.exception("metrics sink %s failed", type(sink).__name__)
+                log.exception("metrics sink %s failed", label)
 
     def log_artifacts(self, files: list[Path]) -> None:
         """Hand the trial's saved files to the sinks that keep artifacts."""
-        for sink in self.sinks:
-            upload = getattr(sink, "log_artifacts", None)
-            if upload is None:
-                continue
+        for label, sink in self._engines:
             try:
-                upload(files)
+                sink.log_artifacts(files)
             except Exception:
-                log.exception("metrics sink %s failed to take artifacts", type(sink).__name__)
+                log.exception("metrics sink %s failed to take artifacts", label)
 
     def close(self) -> dict[str, int]:
         """Close every sink (a critical sink's error is raised after all are closed);
         return ``undelivered``."""
         # Sinks with a queue start draining together, so their time limits overlap.
-        for sink in self.sinks:
-            begin = getattr(sink, "begin_close", None)
-            if begin is not None:
-                begin()
+        for _, sink in self._engines:
+            sink.begin_close()
         failure: Exception | None = None
-        for sink in self.sinks:
+        for label, sink in self._engines:
             try:
                 sink.close()
             except Exception as exc:
-                if getattr(sink, "critical", False):
+                if sink.critical:
                     failure = failure or exc
                 else:
-                    log.exception("metrics sink %s failed to close", type(sink).__name__)
-            lost = getattr(sink, "undelivered", 0)
+                    log.exception("metrics sink %s failed to close", label)
+            lost = sink.undelivered
             if lost:
-                name = str(getattr(sink, "name", type(sink).__name__))
+                name = sink.name or label
                 self.undelivered[name] = self.undelivered.get(name, 0) + int(lost)
         if failure is not None:
             raise failure

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cartpole.errors import first_line
+from cartpole.metrics.base import Engine, as_engine
 from cartpole.metrics.recorder import Sink
 
 log = logging.getLogger(__name__)
@@ -53,12 +55,13 @@ class Artifacts:
     files: tuple[Path, ...]
 
 
-class Resilient:
+class Resilient(Engine):
     """Wraps a sink factory; the sink is built, used and rebuilt on the worker thread.
 
-    A sink with ``write_batch(events)`` gets events in batches of up to ``max_batch``,
-    collected for at most ``flush_interval`` seconds; a failed batch is retried whole.
-    A sink with ``log_artifacts(files)`` gets the trial's files once they are written.
+    A sink that overrides ``write_batch(events)`` (see ``Engine.takes_batches``) gets
+    events in batches of up to ``max_batch``, collected for at most ``flush_interval``
+    seconds; a failed batch is retried whole. Other sinks get one event at a time.
+    Its ``log_artifacts(files)`` gets the trial's files once they are written.
     """
 
     def __init__(self, name: str, connect: Callable[[], Sink], buffer: int = 100_000,
@@ -111,7 +114,7 @@ class Resilient:
 
     # -- worker thread ---------------------------------------------------------------
     def _run(self) -> None:
-        sink: Sink | None = None
+        sink: Engine | None = None
         delay = self._first_retry
         retry_at = 0.0  # no sending before this time (backoff after a failure)
         flush_at: float | None = None  # when the oldest waiting item must go out
@@ -131,7 +134,7 @@ class Resilient:
                 flush_at is not None and now >= flush_at)
             if self._backlog and due and now >= retry_at:
                 try:
-                    sink = sink or self._connect()
+                    sink = sink or as_engine(self._connect())
                     self._send(sink, stop_by)
                 except Exception as exc:  # noqa: BLE001 - any backend failure is retried
                     sink = self._discard(sink)
@@ -167,19 +170,17 @@ class Resilient:
             pass
         return stop
 
-    def _send(self, sink: Sink, stop_by: float | None) -> None:
+    def _send(self, sink: Engine, stop_by: float | None) -> None:
         """Deliver the backlog in order; what was delivered leaves it."""
-        batch_writer = getattr(sink, "write_batch", None)
+        batches = sink.takes_batches()
         while self._backlog and (stop_by is None or time.monotonic() < stop_by):
             head = self._backlog[0]
             if isinstance(head, Artifacts):
-                uploader = getattr(sink, "log_artifacts", None)
-                if uploader is not None:
-                    uploader(list(head.files))
+                sink.log_artifacts(list(head.files))
                 self._backlog.popleft()
-            elif batch_writer is not None:
+            elif batches:
                 batch = list(itertools.islice(self._events_at_head(), self._max_batch))
-                batch_writer(batch)
+                sink.write_batch(batch)
                 for _ in batch:
                     self._backlog.popleft()
             else:
@@ -193,7 +194,7 @@ class Resilient:
             yield item
 
     @staticmethod
-    def _discard(sink: Sink | None) -> None:
+    def _discard(sink: Engine | None) -> None:
         if sink is not None:
             try:
                 sink.close()
@@ -202,5 +203,5 @@ class Resilient:
 
 
 def short_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+    """The first line of ``exc``, at most 200 characters: what a warning shows."""
+    return first_line(exc, 200)

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.base import Engine, EngineContext
 
 # event -> (step key, scalar keys)
 _SCALARS = {
@@ -39,7 +39,7 @@ def _without_tensorflow() -> None:
     sys.modules.setdefault("tensorboard.compat.notf", ModuleType("tensorboard.compat.notf"))
 
 
-class TensorBoardSink:
+class TensorBoardSink(Engine):
     def __init__(self, context: EngineContext | None = None,
                  logdir: str = "runs/tensorboard") -> None:
         if "://" not in logdir:

@@ -1,4 +1,4 @@
-"""Errors of the remote agent; the CLI turns them into one-line messages."""
+"""Errors of the remote agent; the CLI turns them into one-line messages and exit code 1."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from cartpole.errors import CartpoleError
 
 
 class RemoteError(CartpoleError):
-    """The served model could not be used."""
+    """The served model could not be used: a runtime failure, exit code 1."""
+
+    exit_code = 1
 
 
 class Unreachable(RemoteError):

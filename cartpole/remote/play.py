@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from cartpole.envs.make import make_env
+from cartpole.envs.make import DEFAULT_ENV, make_env
 from cartpole.remote.client import Client, Reply
 from cartpole.remote.errors import BadAnswer, RemoteError
 
@@ -36,7 +36,7 @@ class PlayConfig:
     episodes: int = 20
     runners: int = 1
     batch: bool = False
-    env_id: str = "CartPole-v1"
+    env_id: str = DEFAULT_ENV
     max_episode_steps: int | None = None
     seed: int = 0
     feedback: str = "episode"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from cartpole.display import ProgressBar
 from cartpole.remote.play import Episode
 
 
@@ -13,30 +14,15 @@ class RunProgress:
         self.total, self.stream = total, stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self._sum, self._n, self._every = 0.0, 0, max(1, total // 10)
-        self._bar = None
-        if self.live:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(BarColumn(bar_width=16), MofNCompleteColumn(),
-                                 TextColumn("episodes"), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[stats]}"),
-                                 console=Console(file=self.stream), transient=True)
-            self._task = self._bar.add_task("run", total=total, stats="")
-            self._bar.start()
+        self._bar = (ProgressBar(total, "episodes", self.stream, transient=True)
+                     if self.live else None)
 
     def __call__(self, episode: Episode) -> None:
         self._n += 1
         self._sum += episode.score
         stats = f"last {episode.score:g} (r{episode.runner:02d})  mean {self._sum / self._n:.1f}"
         if self._bar is not None:
-            self._bar.update(self._task, completed=self._n, stats=stats)
+            self._bar.update(self._n, stats)
         elif self._n % self._every == 0 or self._n == self.total:
             print(f"episodes {self._n}/{self.total}  {stats}", file=self.stream, flush=True)
 

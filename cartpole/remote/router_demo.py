@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cartpole.envs.make import make_env
+from cartpole.envs.make import DEFAULT_ENV, make_env
 from cartpole.remote.client import Client, Reply
 from cartpole.remote.errors import BadAnswer, RemoteError
 
@@ -25,7 +25,7 @@ class DemoConfig:
     window: int = 50
     min_share: float = 0.8
     router_name: str | None = None
-    env_id: str = "CartPole-v1"
+    env_id: str = DEFAULT_ENV
     seed: int = 0
 
 

@@ -1,15 +1,13 @@
-"""A trial's learning and evaluation curves, read back from its ``events.jsonl``.
-
-The file may still be growing, or have been cut short by a crash: a line that does
-not parse is skipped, never fatal.
-"""
+"""A trial's learning and evaluation curves, read back from its ``events.jsonl``
+(with ``training.events.read_events``: a line that does not parse is skipped)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from cartpole.training.events import read_events
 
 
 @dataclass
@@ -37,17 +35,8 @@ class Curves:
 def read_curves(path: Path) -> Curves:
     """Curves from an events file; a missing file gives empty curves."""
     curves = Curves()
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return curves
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            _add(curves, event)
+    for event in read_events(path):
+        _add(curves, event)
     return curves
 
 

@@ -14,11 +14,10 @@ from typing import Any
 from cartpole.errors import ConfigError
 from cartpole.grid.leaderboard import rank_combinations
 from cartpole.grid.runner import combo_label
-from cartpole.grid.status import STATUS_FILE, latest_group, read_status
+from cartpole.grid.status import latest_group, read_status
+from cartpole.paths import EVENTS_FILE, METADATA_FILE, PLAN_FILE, RESULT_FILE, STATUS_FILE
 from cartpole.report.curves import Curves, read_curves
-from cartpole.training import artifacts
-
-PLAN_FILE = "plan.json"
+from cartpole.training.result import read_result
 
 
 @dataclass
@@ -93,7 +92,7 @@ def load_group(group_dir: Path) -> GroupData:
     seeds = int(options.get("seeds") or 1)
     stale = status.get("state") == "stale"
     trials = [_trial(group_dir / n, n, entries[n], varying, seeds, stale) for n in names]
-    metadata = [_read_optional(group_dir / n / artifacts.METADATA_FILE) or {} for n in names]
+    metadata = [_read_optional(group_dir / n / METADATA_FILE) or {} for n in names]
     env_id = next((t["spec"].get("env_id") for t in plan.get("trials", [])
                    if isinstance(t.get("spec"), dict)), None)
     env_id = env_id or next((m["env_id"] for m in metadata if m.get("env_id")), None) or next(
@@ -111,8 +110,9 @@ def load_group(group_dir: Path) -> GroupData:
 
 def _trial(trial_dir: Path, trial: str, entry: dict[str, Any], varying: list[str],
            seeds: int, stale: bool) -> TrialData:
-    result = _read_optional(trial_dir / artifacts.RESULT_FILE) or {}
-    curves = read_curves(trial_dir / artifacts.EVENTS_FILE)
+    written = read_result(trial_dir / RESULT_FILE)
+    result = written.to_dict() if written is not None else {}
+    curves = read_curves(trial_dir / EVENTS_FILE)
     hparams = entry.get("hparams") or result.get("hparams") or {}
     status = entry.get("status", "pending")
     if stale and status == "running":

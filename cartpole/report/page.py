@@ -18,11 +18,11 @@ from plotly.offline import get_plotlyjs
 
 from cartpole.fileio import check_writable_file, write_text
 from cartpole.metrics.events import utc_now
+from cartpole.paths import REPORT_FILE
 from cartpole.report.data import GroupData
 from cartpole.report.figures import eval_figure, hparams_figure, learning_figure, trial_colors
 from cartpole.report.tables import leaderboard_table, trials_table
 
-REPORT_FILE = "report.html"
 FIGURES_ID = "cartpole-figures"
 
 _CSS = """

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cartpole.errors import ConfigError
 from cartpole.serving.bandits import Bandit, EpsilonGreedy, ThompsonSampling
 from cartpole.serving.errors import BadRequest
 from cartpole.serving.policy import ServedPolicy, softmax, validate_observations
@@ -28,32 +29,39 @@ class Answer:
 
 
 class Graph:
-    """Models behind an optional chooser; ``routing`` names the choosing unit."""
+    """Models behind an optional chooser; ``routing`` names the choosing unit.
+
+    Mistakes in the set-up (no model, models that differ, router settings) raise
+    ConfigError when the graph is made; BadRequest is for requests that cannot be used.
+    """
 
     def __init__(self, policies: list[ServedPolicy], router: str | None = None,
                  epsilon: float = 0.1, ratio_a: float = 0.5, seed: int | None = None) -> None:
         if not policies:
-            raise BadRequest("serve needs at least one model")
+            raise ConfigError("serve needs at least one model")
         dims = {(p.obs_dim, p.n_actions) for p in policies}
         if len(dims) > 1:
-            raise BadRequest(f"the models' spaces differ: {sorted(dims)}")
+            raise ConfigError(f"the models' spaces differ: {sorted(dims)}")
         self.policies = policies
         self.router = router if len(policies) > 1 or router else None
         if self.router is None and len(policies) > 1:
-            raise BadRequest("several models need --router (" + ", ".join(ROUTERS) + ")")
+            raise ConfigError("several models need --router (" + ", ".join(ROUTERS) + ")")
         self.bandit: Bandit | None = None
         if self.router == "epsilon-greedy":
-            self.bandit = EpsilonGreedy(len(policies), epsilon, seed)
+            try:
+                self.bandit = EpsilonGreedy(len(policies), epsilon, seed)
+            except BadRequest as exc:  # its epsilon, checked as it is made
+                raise ConfigError(str(exc)) from None
         elif self.router == "thompson":
             self.bandit = ThompsonSampling(len(policies), seed)
         elif self.router == "abtest":
             if len(policies) != 2:
-                raise BadRequest("abtest needs exactly two models")
+                raise ConfigError("abtest needs exactly two models")
             if not 0 <= ratio_a <= 1:
-                raise BadRequest(f"ratio_a must be in [0, 1], got {ratio_a}")
+                raise ConfigError(f"ratio_a must be in [0, 1], got {ratio_a}")
         elif self.router is not None:
-            raise BadRequest(f"unknown router {self.router!r} (choose from "
-                             f"{', '.join(ROUTERS)})")
+            raise ConfigError(f"unknown router {self.router!r} (choose from "
+                              f"{', '.join(ROUTERS)})")
         self.ratio_a = ratio_a
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()

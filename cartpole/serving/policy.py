@@ -16,8 +16,8 @@ from cartpole.agent.h5 import dense_weights
 from cartpole.agent.modelfile import read_pair
 from cartpole.agent.policy import NumpyPolicy
 from cartpole.errors import ModelMismatchError
+from cartpole.paths import model_paths
 from cartpole.serving.errors import BadRequest, MismatchedModel, ModelNotReady, TooLarge
-from cartpole.training.artifacts import model_paths
 
 MAX_ROWS = 10_000  # observations in one request
 

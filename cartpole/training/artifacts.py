@@ -1,10 +1,12 @@
-"""What a trial leaves on disk: the .h5 model, its metadata, its result."""
+"""What a trial leaves on disk: the .h5 model and its metadata, and their publication.
+
+The file names are in ``cartpole/paths.py``; the .h5 writer is in ``agent/h5.py``.
+"""
 
 from __future__ import annotations
 
 import platform
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,12 @@ from typing import Any
 import numpy as np
 
 from cartpole import __version__
-from cartpole.agent.modelfile import METADATA_FILE, MODEL_FILE, read_pair
+from cartpole.agent.h5 import keras_writer
+from cartpole.agent.modelfile import read_pair
 from cartpole.agent.publish import publish_pair, publish_pair_bytes
-from cartpole.fileio import write_json, write_with
+from cartpole.fileio import write_json
+from cartpole.paths import METADATA_FILE, MODEL_FILE, model_paths
 
-EVENTS_FILE = "events.jsonl"
-RESULT_FILE = "result.json"
 METADATA_FORMAT = "cartpole-model/1"
 
 _VERSIONED = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "gymnasium", "h5py")
@@ -33,48 +35,14 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def save_keras_h5(path: str | Path, obs_dim: int, n_actions: int,
-                  hidden_sizes: Sequence[int], weights: Sequence[np.ndarray]) -> None:
-    """Save an MLP with ``weights`` as a Keras .h5 file, atomically (no metadata)."""
-    write_with(path, _keras_writer(obs_dim, n_actions, hidden_sizes, weights))
-
-
 def save_model(h5: Path, meta: Path, obs_dim: int, n_actions: int,
                hidden_sizes: Sequence[int], weights: Sequence[np.ndarray],
                metadata: dict[str, Any]) -> None:
     """Save the .h5 and its metadata as one pair (see ``cartpole/agent/publish.py``)."""
-    publish_pair(h5, meta, _keras_writer(obs_dim, n_actions, hidden_sizes, weights),
-                 _with_versions(metadata))
+    from cartpole.agent.network import build_q_network  # TensorFlow: only when saving
 
-
-def _keras_writer(obs_dim: int, n_actions: int, hidden_sizes: Sequence[int],
-                  weights: Sequence[np.ndarray]) -> Callable[[Path], None]:
-    from cartpole.agent.network import build_q_network
-
-    model = build_q_network(obs_dim, n_actions, hidden_sizes)
-    model.set_weights(list(weights))
-
-    def write(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            import absl.logging
-
-            level = absl.logging.get_verbosity()
-            absl.logging.set_verbosity(absl.logging.ERROR)
-            try:
-                model.save(tmp)
-            finally:
-                absl.logging.set_verbosity(level)
-
-    return write
-
-
-def model_paths(file_name: str | Path) -> tuple[Path, Path]:
-    """``-f`` value -> (.h5 path, metadata .json path); a trailing .h5 is optional."""
-    base = Path(file_name)
-    if base.suffix in (".h5", ".hdf5"):
-        base = base.with_suffix("")
-    return base.with_name(base.name + ".h5"), base.with_name(base.name + ".json")
+    model = build_q_network(obs_dim, n_actions, hidden_sizes, weights=weights)
+    publish_pair(h5, meta, keras_writer(model), _with_versions(metadata))
 
 
 def publish_model(trial_dir: Path, file_name: str | Path) -> tuple[Path, Path]:

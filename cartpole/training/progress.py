@@ -5,11 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from cartpole.display import ProgressBar, fmt_number
 from cartpole.training.loop import Progress
-
-
-def _fmt(value: float | None, spec: str = ".1f") -> str:
-    return "-" if value is None else format(value, spec)
 
 
 class PlainProgress:
@@ -28,8 +25,8 @@ class PlainProgress:
         counts = (f"steps {p.step}{total}  episodes {p.episode}" if self.unit == "steps"
                   else f"episodes {p.episode}{total}  steps {p.step}")
         print(
-            f"{counts}  recent {_fmt(p.recent_score)}  epsilon {p.epsilon:.3f}  "
-            f"eval {_fmt(p.last_eval)}  best {_fmt(p.best_eval)}",
+            f"{counts}  recent {fmt_number(p.recent_score)}  epsilon {p.epsilon:.3f}  "
+            f"eval {fmt_number(p.last_eval)}  best {fmt_number(p.best_eval)}",
             file=self.stream, flush=True,
         )
 
@@ -41,29 +38,14 @@ class LiveProgress:
     """A rich progress bar refreshed in place."""
 
     def __init__(self, total: int | None, unit: str, stream: TextIO | None = None) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         self.unit = unit
-        self._bar = Progress(
-            BarColumn(bar_width=16), MofNCompleteColumn(), TextColumn(unit),
-            TimeElapsedColumn(), TextColumn("{task.fields[stats]}"),
-            console=Console(file=stream or sys.stdout), transient=False,
-        )
-        self._task = self._bar.add_task("train", total=total, stats="")
-        self._bar.start()
+        self._bar = ProgressBar(total, unit, stream)
 
     def __call__(self, p: Progress) -> None:
-        stats = (f"ep {p.episode} score {_fmt(p.recent_score, '.0f')} eps {p.epsilon:.2f} "
-                 f"eval {_fmt(p.last_eval, '.0f')} best {_fmt(p.best_eval, '.0f')}")
+        stats = (f"ep {p.episode} score {fmt_number(p.recent_score, '.0f')} eps {p.epsilon:.2f} "
+                 f"eval {fmt_number(p.last_eval, '.0f')} best {fmt_number(p.best_eval, '.0f')}")
         done = p.step if self.unit == "steps" else p.episode
-        self._bar.update(self._task, completed=done, stats=stats)
+        self._bar.update(done, stats)
 
     def close(self) -> None:
         self._bar.stop()

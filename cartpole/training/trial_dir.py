@@ -8,16 +8,18 @@ earlier pair stays and the result says so (``kept``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from cartpole.envs.make import EnvInfo, describe
-from cartpole.fileio import write_json
 from cartpole.metrics import Recorder, Sink
 from cartpole.metrics.jsonl import JsonLinesSink
+from cartpole.paths import EVENTS_FILE, METADATA_FILE, MODEL_FILE
 from cartpole.training import artifacts
 from cartpole.training.loop import ProgressFn, TrialOutcome, TrialSpec, run_trial
+from cartpole.training.result import KEPT_PREVIOUS, TrialResult
 
 # What a result takes from the earlier attempt whose model it keeps.
 MODEL_FIGURES = ("score", "score_std", "best_step", "confirmed_score", "solved",
@@ -33,20 +35,21 @@ def train_into(
     on_progress: ProgressFn | None = None,
     extra: dict[str, Callable[[], Any]] | None = None,
     previous: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Train, then write the trial's files atomically; return its result record.
+) -> TrialResult:
+    """Train, then write the trial's files atomically; return its result.
 
     An error writing ``events.jsonl`` stops the trial (EventsFileError). The result's
-    ``undelivered`` maps each metrics engine that gave up on events to their number.
+    ``undelivered`` maps each metrics engine that gave up on events to their number;
+    ``extra`` measures (such as the worker's peak memory) are taken last, into ``extra``.
     """
     info = describe(spec.env_id, spec.max_episode_steps)
     trial_dir.mkdir(parents=True, exist_ok=True)
-    recorder = Recorder([JsonLinesSink(trial_dir / artifacts.EVENTS_FILE), *(sinks or [])])
+    recorder = Recorder([JsonLinesSink(trial_dir / EVENTS_FILE), *(sinks or [])])
     try:
         outcome = run_trial(spec, recorder, group, trial, on_progress)
         keep_previous = previous is not None and not improves(outcome, previous)
         if keep_previous:  # on a Ray worker the earlier files are on the driver only
-            kept = [trial_dir / artifacts.MODEL_FILE, trial_dir / artifacts.METADATA_FILE]
+            kept = [trial_dir / MODEL_FILE, trial_dir / METADATA_FILE]
             saved = [path for path in kept if path.exists()]
         else:
             saved = _save(spec, outcome, info, trial_dir, group, trial)
@@ -57,11 +60,13 @@ def train_into(
     result = result_record(spec, outcome, trial, trial_dir)
     if keep_previous:
         assert previous is not None
-        result.update({k: previous[k] for k in MODEL_FIGURES if k in previous},
-                      kept="previous", rerun_score=outcome.best_score)
-    result["undelivered"] = undelivered
-    result.update({name: measure() for name, measure in (extra or {}).items()})
-    write_json(trial_dir / artifacts.RESULT_FILE, result)
+        result = dataclasses.replace(
+            result, **{k: previous[k] for k in MODEL_FIGURES if k in previous},
+            kept=KEPT_PREVIOUS, rerun_score=outcome.best_score)
+    result = dataclasses.replace(
+        result, undelivered=undelivered,
+        extra={name: measure() for name, measure in (extra or {}).items()})
+    result.write(trial_dir)
     return result
 
 
@@ -83,7 +88,7 @@ def improves(outcome: TrialOutcome, previous: dict[str, Any]) -> bool:
 def _save(spec: TrialSpec, outcome: TrialOutcome, info: EnvInfo, trial_dir: Path,
           group: str, trial: str) -> list[Path]:
     """Write the best model (if any) and its metadata as a pair; return the paths."""
-    h5, meta = trial_dir / artifacts.MODEL_FILE, trial_dir / artifacts.METADATA_FILE
+    h5, meta = trial_dir / MODEL_FILE, trial_dir / METADATA_FILE
     metadata = {
         "group": group,
         "trial": trial,
@@ -111,24 +116,24 @@ def _save(spec: TrialSpec, outcome: TrialOutcome, info: EnvInfo, trial_dir: Path
 
 
 def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,
-                  trial_dir: Path) -> dict[str, Any]:
-    return {
-        "trial": trial,
-        "status": "interrupted" if outcome.interrupted else "completed",
-        "score": outcome.best_score,
-        "score_std": outcome.best_std,
-        "best_step": outcome.best_step,
-        "confirmed_score": outcome.confirmed_score,
-        "steps": outcome.steps,
-        "episodes": outcome.episodes,
-        "seconds": round(outcome.seconds, 3),
-        "solved": outcome.solved,
-        "solved_at_step": outcome.solved_at_step,
-        "solved_at_seconds": (round(outcome.solved_at_seconds, 3)
-                              if outcome.solved_at_seconds is not None else None),
-        "seed": spec.seed,
-        "hparams": spec.hparams.to_dict(),
-        "dir": str(trial_dir),
-        "model": str(trial_dir / artifacts.MODEL_FILE),
-        "evaluations": outcome.evaluations,
-    }
+                  trial_dir: Path) -> TrialResult:
+    return TrialResult(
+        trial=trial,
+        status="interrupted" if outcome.interrupted else "completed",
+        score=outcome.best_score,
+        score_std=outcome.best_std,
+        best_step=outcome.best_step,
+        confirmed_score=outcome.confirmed_score,
+        steps=outcome.steps,
+        episodes=outcome.episodes,
+        seconds=round(outcome.seconds, 3),
+        solved=outcome.solved,
+        solved_at_step=outcome.solved_at_step,
+        solved_at_seconds=(round(outcome.solved_at_seconds, 3)
+                           if outcome.solved_at_seconds is not None else None),
+        seed=spec.seed,
+        hparams=spec.hparams.to_dict(),
+        dir=str(trial_dir),
+        model=str(trial_dir / MODEL_FILE),
+        evaluations=outcome.evaluations,
+    )

@@ -14,15 +14,16 @@ import pytest
 from click.testing import CliRunner
 
 from cartpole.agent import publish
-from cartpole.agent.h5 import load_policy, read_dense_weights
+from cartpole.agent.h5 import load_policy, read_dense_weights, save_keras_h5
 from cartpole.agent.modelfile import metadata_path, pending_path, read_pair
+from cartpole.agent.network import build_q_network
 from cartpole.cli import cli
 from cartpole.errors import ModelMismatchError
 from cartpole.fileio import write_json
+from cartpole.paths import model_paths
 from cartpole.serving.errors import MismatchedModel, ModelNotReady
 from cartpole.serving.policy import ServedPolicy
 from cartpole.serving.seldon import CartpoleModel
-from cartpole.training.artifacts import model_paths, save_keras_h5
 
 EXE = str(Path(sys.executable).with_name("cartpole"))
 
@@ -35,7 +36,7 @@ def models(tmp_path_factory):
     for tag, value in (("A", 1.0), ("B", 2.0)):
         weights = [np.full((4, 8), value, np.float32), np.zeros(8, np.float32),
                    np.full((8, 2), value, np.float32), np.zeros(2, np.float32)]
-        save_keras_h5(folder / f"{tag}.h5", 4, 2, (8,), weights)
+        save_keras_h5(folder / f"{tag}.h5", build_q_network(4, 2, (8,), weights=weights))
         out[tag] = (folder / f"{tag}.h5").read_bytes()
     return out
 

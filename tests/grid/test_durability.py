@@ -15,6 +15,7 @@ from cartpole.agent.h5 import read_dense_weights
 from cartpole.grid.plan import Plan
 from cartpole.metrics.visdom.assets import ensure_static_assets
 from cartpole.training.artifacts import save_model
+from cartpole.training.events import read_events
 from tests.servers import Visdom
 from tests.waiting import wait_until
 
@@ -82,7 +83,7 @@ def test_a_dead_engine_is_counted_in_the_result_the_leaderboard_and_the_summary(
     lost = {}
     for trial in ("t000", "t001"):
         record = json.loads((group_dir / trial / "result.json").read_text())
-        events = (group_dir / trial / "events.jsonl").read_text().splitlines()
+        events = read_events(group_dir / trial / "events.jsonl")
         assert set(record["undelivered"]) == {"visdom"}
         # events.jsonl has every event, some or all of which never reached Visdom
         assert 0 < record["undelivered"]["visdom"] <= len(events)

@@ -47,5 +47,6 @@ def figures(html: str) -> dict:
 
 
 def events(trial_dir: Path, kind: str) -> list[dict]:
-    lines = (trial_dir / "events.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["event"] == kind]
+    from cartpole.training.events import read_events
+
+    return [e for e in read_events(trial_dir / "events.jsonl") if e["event"] == kind]

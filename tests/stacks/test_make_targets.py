@@ -1,5 +1,6 @@
-"""The make targets: every one the docs name exists, `make help` lists them all, and the
-Docker targets run the commands the docs describe."""
+"""The make targets: every one the docs name exists, `make help` lists them all, the
+Seldon and KubeRay targets work from the root as from their own folders, and the Docker
+targets run the commands the docs describe."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")),
 # `make [-C dir] target`, as the docs write it in code.
 MAKE_CALL = re.compile(r"\bmake[ \t]+(?:-C[ \t]+(\S+)[ \t]+)?([a-z][a-z0-9-]*)")
 RULE = re.compile(r"^([a-z][a-zA-Z0-9_-]*)\s*:(?!=)", re.M)
+# Makefiles by subject that the top-level Makefile includes.
+INCLUDED = ["seldon", "kuberay"]
 
 
 def _make(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -49,15 +52,44 @@ def test_every_target_the_docs_name_exists(folder, target):
     assert "No rule to make target" not in out.stderr
 
 
+def _rules(folder: str) -> set[str]:
+    return set(RULE.findall((ROOT / folder / "Makefile").read_text()))
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("folder", [".", "polyaxon"])
+@pytest.mark.parametrize("folder", [".", "polyaxon", *INCLUDED])
 def test_help_lists_every_target(folder):
-    makefile = (ROOT / folder / "Makefile").read_text()
-    rules = set(RULE.findall(makefile))
+    rules = _rules(folder)
+    if folder == ".":
+        rules |= {rule for sub in INCLUDED for rule in _rules(sub)}
     out = _make("-C", folder, "help")
     assert out.returncode == 0, out.stderr
-    listed = {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
-    assert rules <= listed, f"not in `make help`: {sorted(rules - listed)}"
+    listed = [line.split()[0] for line in out.stdout.splitlines() if line.strip()]
+    assert rules <= set(listed), f"not in `make help`: {sorted(rules - set(listed))}"
+    assert len(listed) == len(set(listed)), "a target listed twice"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "target"),
+                         sorted((sub, rule) for sub in INCLUDED for rule in _rules(sub)))
+def test_included_targets_run_from_the_root_and_from_their_folder(folder, target):
+    for args in ([], ["-C", folder]):
+        out = _make("-n", *args, target)
+        assert out.returncode == 0, out.stderr
+        assert "No rule to make target" not in out.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("folder", "target", "variable"), [
+    ("seldon", "seldon-render", "SELDON_MODEL_TYPE=router"),
+    ("kuberay", "gke-ray-render", "KUBERAY_MANIFEST=rayjob"),
+])
+def test_a_manifest_renders_the_same_from_the_root_and_from_its_folder(folder, target, variable):
+    args = [target, variable, "DOCKER_ORG=acme", "DOCKER_TAG=v7"]
+    top, alone = _make(*args), _make("-C", folder, *args)
+    assert top.returncode == alone.returncode == 0, top.stderr + alone.stderr
+    assert "image: acme/cartpole" in top.stdout and ":v7" in top.stdout
+    assert alone.stdout == top.stdout
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from cartpole.fileio import write_json
-from cartpole.grid.backends.local import Job, UpdateFn, collect
-from cartpole.grid.backends.worker import ERROR_FILE, run_job
+from cartpole.grid.backends import Job, UpdateFn, collect
+from cartpole.grid.backends.worker import run_job
+from cartpole.paths import ERROR_FILE
 
 
 class InProcessBackend:

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from cartpole.grid.backends.worker import ERROR_FILE, LOG_FILE
-from cartpole.training import artifacts
+from cartpole.grid.backends import Job, UpdateFn, collect
+from cartpole.paths import LOG_FILE
 
 POLL_SECONDS = 0.1
 STOP_GRACE_SECONDS = 10.0
-
-UpdateFn = Callable[[str, dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    trial: str
-    trial_dir: Path
-    attempt: str = ""  # written into job.json and back into result.json by the worker
 
 
 def thread_env(threads: int) -> dict[str, str]:
@@ -91,41 +77,6 @@ class LocalBackend:
             )
         finally:
             log.close()
-
-
-def collect(job: Job, code: int) -> dict[str, Any]:
-    """Turn a finished worker's exit code and files into a status update.
-
-    A result.json counts only if this attempt wrote it: an earlier attempt's stays in
-    place, with its best-so-far model, while a rerun runs (see ``attempts.py``).
-    """
-    result = _result(job)
-    if result is not None:  # completed, or interrupted with its best model so far
-        return {"status": "completed", **result}
-    if code < 0:
-        error = f"killed by {signal.Signals(-code).name}"
-    else:
-        error = _error_message(job.trial_dir) or f"worker exited with code {code}"
-    if (job.trial_dir / artifacts.MODEL_FILE).exists():
-        error += "; the best model so far stays in place"
-    return {"status": "failed", "error": error, "exit_code": code}
-
-
-def _result(job: Job) -> dict[str, Any] | None:
-    try:
-        result = json.loads((job.trial_dir / artifacts.RESULT_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if job.attempt and result.get("attempt") != job.attempt:
-        return None
-    return result
-
-
-def _error_message(trial_dir: Path) -> str | None:
-    try:
-        return json.loads((trial_dir / ERROR_FILE).read_text())["error"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:

@@ -17,6 +17,7 @@ killed and reported interrupted.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -33,12 +34,19 @@ from cartpole.agent.modelfile import DIGEST_KEY, sha256_hex
 from cartpole.agent.publish import publish_pair_bytes
 from cartpole.errors import ConfigError, ModelMismatchError
 from cartpole.fileio import write_bytes, write_json
-from cartpole.grid.backends.local import Job, UpdateFn, collect, raise_interrupt, thread_env
-from cartpole.grid.backends.worker import ERROR_FILE, JOB_FILE
-from cartpole.training import artifacts
+from cartpole.grid.backends import Job, UpdateFn, collect
+from cartpole.grid.backends.local import raise_interrupt, thread_env
+from cartpole.paths import (
+    ERROR_FILE,
+    EVENTS_FILE,
+    JOB_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    RESULT_FILE,
+)
+from cartpole.training.result import TrialResult
 
-RETURNED_FILES = (artifacts.MODEL_FILE, artifacts.METADATA_FILE, artifacts.EVENTS_FILE,
-                  artifacts.RESULT_FILE, ERROR_FILE)
+RETURNED_FILES = (MODEL_FILE, METADATA_FILE, EVENTS_FILE, RESULT_FILE, ERROR_FILE)
 STOP_GRACE_SECONDS = 30.0  # a task may still be importing TensorFlow when asked to stop
 STOP_POLL_SECONDS = 0.5
 
@@ -219,23 +227,22 @@ class RayBackend:
         would have: atomically, the model and its metadata as one pair, the result last
         and with local paths."""
         trial_dir = job.trial_dir
-        model, meta = files.get(artifacts.MODEL_FILE), files.get(artifacts.METADATA_FILE)
+        model, meta = files.get(MODEL_FILE), files.get(METADATA_FILE)
         if model is not None and meta is not None:
             metadata = json.loads(meta)
             if metadata.get(DIGEST_KEY) not in (None, sha256_hex(model)):
                 raise ModelMismatchError(f"the model of {job.trial} was damaged on its way "
                                          "back from the Ray worker")
-            publish_pair_bytes(trial_dir / artifacts.MODEL_FILE,
-                               trial_dir / artifacts.METADATA_FILE, model, metadata)
+            publish_pair_bytes(trial_dir / MODEL_FILE, trial_dir / METADATA_FILE, model,
+                               metadata)
         elif meta is not None:  # no model: the trial never reached an evaluation
-            write_bytes(trial_dir / artifacts.METADATA_FILE, meta)
-        for name in (artifacts.EVENTS_FILE, ERROR_FILE):
+            write_bytes(trial_dir / METADATA_FILE, meta)
+        for name in (EVENTS_FILE, ERROR_FILE):
             if name in files:
                 write_bytes(trial_dir / name, files[name])
-        if artifacts.RESULT_FILE not in files:
+        if RESULT_FILE not in files:
             return collect(job, 1)
-        result = json.loads(files[artifacts.RESULT_FILE])
-        result["dir"] = str(trial_dir)
-        result["model"] = str(trial_dir / artifacts.MODEL_FILE)
-        write_json(trial_dir / artifacts.RESULT_FILE, result)
+        result = TrialResult.from_dict(json.loads(files[RESULT_FILE]))
+        dataclasses.replace(result, dir=str(trial_dir), model=str(trial_dir / MODEL_FILE),
+                            missing=result.missing - {"dir", "model"}).write(trial_dir)
         return collect(job, 0)

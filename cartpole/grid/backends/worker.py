@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from cartpole.fileio import write_json
-
-JOB_FILE = "job.json"
-ERROR_FILE = "error.json"
-LOG_FILE = "worker.log"
+from cartpole.paths import ERROR_FILE, JOB_FILE
+from cartpole.training.result import TrialResult
 
 
 def write_job(trial_dir: Path, job: dict[str, Any]) -> None:
@@ -27,8 +25,8 @@ def write_job(trial_dir: Path, job: dict[str, Any]) -> None:
     write_json(trial_dir / JOB_FILE, job)
 
 
-def run_job(trial_dir: Path, progress: bool = False) -> dict[str, Any]:
-    """Train the trial described by ``trial_dir/job.json``; return its result record."""
+def run_job(trial_dir: Path, progress: bool = False) -> TrialResult:
+    """Train the trial described by ``trial_dir/job.json``; return its result."""
     from cartpole.metrics.engines import EngineContext, build_sinks
     from cartpole.training.loop import TrialSpec
     from cartpole.training.progress import make_progress
@@ -66,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     _watch_parent()
     try:
-        record = run_job(trial_dir)
+        result = run_job(trial_dir)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - every failure is reported to the parent
@@ -76,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         })
         traceback.print_exc()
         return 1
-    return 130 if record.get("status") == "interrupted" else 0
+    return 130 if result.status == "interrupted" else 0
 
 
 def _watch_parent() -> None:

@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cartpole.fileio import write_text
+from cartpole.fileio import pid_alive, write_text
 from cartpole.metrics.visdom.assets import (
     StaticAssetsError,
     VisdomServerError,
@@ -150,15 +150,7 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our child, now reaped
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError):  # a zombie nobody reaped yet is gone
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
+    return pid_alive(pid)
 
 
 def _is_our_server(pid: int) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from cartpole.metrics.engines import EngineContext
+from cartpole.metrics.base import Engine, EngineContext
 from cartpole.metrics.group import GroupInfo
 from cartpole.metrics.visdom.api import VisdomAPI
 
@@ -60,13 +60,7 @@ def window_id(group: str, window: str) -> str:
     return f"{group}_{window}"
 
 
-def page_url(server: str, port: int, env: str) -> str:
-    """The browser address that opens ``env`` directly."""
-    server = server if "://" in server else f"http://{server}"
-    return f"{server.rstrip('/')}:{port}/env/{env}"
-
-
-class VisdomSink:
+class VisdomSink(Engine):
     remote = True
 
     def __init__(self, context: EngineContext | None = None, server: str = "http://localhost",

@@ -12,7 +12,7 @@ import pytest
 from cartpole.agent.h5 import load_policy
 from cartpole.agent.modelfile import read_pair
 from cartpole.errors import ModelMismatchError
-from cartpole.grid.backends.local import Job
+from cartpole.grid.backends import Job
 from cartpole.grid.backends.ray import RayBackend
 from tests.waiting import wait_until
 
@@ -75,11 +75,12 @@ def _files(model, metadata, result):
 def keras_h5(tmp_path):
     import numpy as np
 
-    from cartpole.training.artifacts import save_keras_h5
+    from cartpole.agent.h5 import save_keras_h5
+    from cartpole.agent.network import build_q_network
 
     weights = [np.ones((4, 8), np.float32), np.zeros(8, np.float32),
                np.ones((8, 2), np.float32), np.zeros(2, np.float32)]
-    save_keras_h5(tmp_path / "m.h5", 4, 2, (8,), weights)
+    save_keras_h5(tmp_path / "m.h5", build_q_network(4, 2, (8,), weights=weights))
     return (tmp_path / "m.h5").read_bytes()
 
 

@@ -1,0 +1,51 @@
+"""``cartpole serve``: one model, or a router or A/B graph of several, over HTTP."""
+
+from __future__ import annotations
+
+import click
+
+from cartpole.cli.common import CONTEXT
+from cartpole.errors import ConfigError
+from cartpole.paths import DEFAULT_MODEL
+
+
+@click.command("serve", context_settings=CONTEXT)
+@click.argument("models", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--router", type=click.Choice(["epsilon-greedy", "thompson", "abtest"]),
+              default=None, help="How to choose between several models.  [default: none]")
+@click.option("--epsilon", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Exploration rate of the epsilon-greedy router.")
+@click.option("--ratio-a", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of requests for the first model of an abtest.")
+@click.option("--seed", type=int, default=None, help="Seed of the router.  [default: none]")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True)
+@click.option("--api-key", envvar="CARTPOLE_API_KEY", default=None,
+              help="Require this key (Authorization: Bearer KEY, or X-API-Key); "
+                   "also from $CARTPOLE_API_KEY.  [default: none]")
+def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: float,
+          seed: int | None, host: str, port: int, api_key: str | None) -> None:
+    """Serve trained models over Seldon's REST protocol.
+
+    MODELS are .h5 files (default: .models/cartpole-rl-remote.h5). Several models need
+    --router. Endpoints: /api/v1.0/predictions, /api/v1.0/feedback, /health/ping,
+    /health/status, /metrics (Prometheus), /openapi.json, /docs.
+
+    \b
+    Examples:
+      cartpole serve
+      cartpole serve --router epsilon-greedy a.h5 b.h5 c.h5
+      cartpole serve --router abtest --ratio-a 0.8 a.h5 b.h5
+      curl -s localhost:9000/api/v1.0/predictions -H 'Content-Type: application/json' \\
+        -d '{"data": {"ndarray": [[0.01, 0.02, 0.03, 0.04]]}}'
+    """
+    try:
+        from cartpole.serving.server import build_app, run
+    except ImportError as exc:
+        raise ConfigError(f"serve needs {exc.name}: pip install 'cartpole[serving]'") from None
+    # Errors loading the models or making the graph are the user's input: exit code 2.
+    app = build_app(models or (f"{DEFAULT_MODEL}.h5",), router, epsilon, ratio_a, seed,
+                    api_key)
+    click.echo(f"serving {len(app.graph.policies)} model(s) at http://{host}:{port} "
+               f"(docs: /docs; Ctrl-C stops)", err=True)
+    run(app, host, port)
