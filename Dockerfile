@@ -42,13 +42,14 @@ RUN pip install --build-constraint constraints/build.txt \
  && cartpole --version
 
 # --- mlflow: the tracking server for the compose mlflow profile ---------------------
+# [auth]: the basic-auth app (`mlflow server --app-name basic-auth`) the compose file runs.
 FROM ${PYTHON_IMAGE} AS mlflow
 ARG MLFLOW_VERSION=3.17.2
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
-RUN pip install "mlflow==${MLFLOW_VERSION}" \
+RUN pip install "mlflow[auth]==${MLFLOW_VERSION}" \
  && useradd --no-log-init --create-home --uid 1000 mlflow \
  && mkdir -p /mlflow && chown mlflow /mlflow
 USER 1000

@@ -27,7 +27,7 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv seldon-venv polyaxon-venv system-deps \
-	docker-build docker-push train-docker docker-visdom train-docker-visdom train-docker-efk \
+	docker-build docker-push env train-docker docker-visdom train-docker-visdom train-docker-efk \
 	train-docker-mlflow train-docker-modeldb docker-down test test-fast lint train train-dev \
 	visdom visdom-stop report bench bench-solve bench-grid bench-metrics bench-serve-stacks \
 	bench-remote run-dev run-dev-router-agent clean
@@ -205,7 +205,8 @@ DOCKER_TAG ?= latest
 TRAINER_IMAGE := $(DOCKER_ORG)/cartpole:$(DOCKER_TAG)
 MLFLOW_IMAGE := $(DOCKER_ORG)/cartpole-mlflow:$(DOCKER_TAG)
 TRAIN_ARGS ?= --seed 0
-# Host ports of the stacks (VISDOM_PORT is above); Fluentd's 24224 is fixed.
+# Host ports of the stacks (VISDOM_PORT is above); Fluentd's 24224 is fixed. They listen
+# on 127.0.0.1; BIND_ADDRESS=0.0.0.0 in .env publishes them (docs/security.md).
 MLFLOW_PORT ?= 5000
 KIBANA_PORT ?= 5601
 ELASTICSEARCH_PORT ?= 9200
@@ -224,44 +225,54 @@ docker-build: ## Build the trainer image TRAINER_IMAGE (DOCKER_ORG/cartpole:DOCK
 docker-push: ## Push the trainer image
 	docker push $(TRAINER_IMAGE)
 
-train-docker: ## Train in the trainer container (TRAIN_ARGS); runs/ and .models/ land here
+# .env holds the stacks' generated passwords (mode 600, never committed). The script only
+# adds keys that are missing, so it runs again whenever it is newer than .env.
+ENV_SCRIPT := $(TOP_DIR)scaffold/env.py
+
+env: ## Write .env: generated passwords for the stacks; adds missing keys, keeps yours
+	$(PYTHON) $(ENV_SCRIPT) .env
+
+.env: $(ENV_SCRIPT)
+	$(PYTHON) $(ENV_SCRIPT) .env && touch $@
+
+train-docker: .env ## Train in the trainer container (TRAIN_ARGS); runs/ and .models/ land here
 	@mkdir -p runs .models
 	$(DC) --profile train run --rm trainer train $(TRAIN_ARGS)
 
-docker-visdom: ## Visdom on VISDOM_PORT: a container, or a local process when there is no Docker
+docker-visdom: .env ## Visdom on VISDOM_PORT: a container, or a local process when there is no Docker
 	@if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then \
 		$(DC) --profile visdom up -d visdom && \
-		echo "Visdom: http://localhost:$(VISDOM_PORT) (make docker-down stops it)"; \
+		echo "Visdom: http://localhost:$(VISDOM_PORT) (log in: VISDOM_USERNAME/VISDOM_PASSWORD in .env; make docker-down stops it)"; \
 	else \
 		echo "no Docker engine: starting Visdom as a local process instead"; \
 		$(MAKE) -f $(SELF) --no-print-directory visdom; \
 	fi
 
-train-docker-visdom: ## Stack visdom: Visdom container + a trainer logging to it
+train-docker-visdom: .env ## Stack visdom: Visdom container + a trainer logging to it
 	@mkdir -p runs .models
 	$(DC) --profile visdom up -d visdom
-	@echo "Visdom: http://localhost:$(VISDOM_PORT)"
+	@echo "Visdom: http://localhost:$(VISDOM_PORT) (log in: VISDOM_USERNAME/VISDOM_PASSWORD in .env)"
 	$(DC) --profile visdom run --rm trainer-visdom train $(TRAIN_ARGS)
 	@echo "Visdom: http://localhost:$(VISDOM_PORT) (make docker-down stops the stack)"
 
-train-docker-efk: ## Stack efk: Elasticsearch, Kibana, Fluentd, dashboard; trainer logs via fluentd
+train-docker-efk: .env ## Stack efk: Elasticsearch, Kibana, Fluentd, dashboard; trainer logs via fluentd
 	@mkdir -p runs .models
 	$(DC) --profile efk up -d elasticsearch kibana fluentd
 	$(DC) --profile efk run --rm efk-init
 	$(DC) --profile efk run --rm trainer-efk train $(TRAIN_ARGS)
-	@echo "Kibana: http://localhost:$(KIBANA_PORT)/app/dashboards (dashboard: cartpole training)"
+	@echo "Kibana: http://localhost:$(KIBANA_PORT)/app/dashboards (dashboard: cartpole training; log in as elastic, ELASTIC_PASSWORD in .env)"
 
-train-docker-mlflow: ## Stack mlflow: MLflow server (SQLite + artifacts volume) + a trainer logging to it
+train-docker-mlflow: .env ## Stack mlflow: MLflow server (SQLite + artifacts volume) + a trainer logging to it
 	@mkdir -p runs .models
 	$(DC) --profile mlflow up -d mlflow
 	$(DC) --profile mlflow run --rm trainer-mlflow train $(TRAIN_ARGS)
-	@echo "MLflow: http://localhost:$(MLFLOW_PORT) (experiment cartpole)"
+	@echo "MLflow: http://localhost:$(MLFLOW_PORT) (experiment cartpole; log in: MLFLOW_TRACKING_USERNAME/PASSWORD in .env)"
 
-train-docker-modeldb: ## ModelDB is replaced by MLflow: runs the mlflow stack
+train-docker-modeldb: .env ## ModelDB is replaced by MLflow: runs the mlflow stack
 	@echo "ModelDB (the 2018 tracking store) is replaced by MLflow: running make train-docker-mlflow"
 	@$(MAKE) -f $(SELF) --no-print-directory train-docker-mlflow
 
-docker-down: ## Stop every compose stack (volumes are kept; add -v by hand to drop them)
+docker-down: .env ## Stop every compose stack (volumes are kept; add -v by hand to drop them)
 	$(DC) --profile train --profile visdom --profile efk --profile mlflow down
 
 # --- by subject: the Seldon image and Kubernetes (seldon/), the grid on KubeRay (kuberay/).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -67,16 +68,34 @@ def start(cmd: list[str], url: str, log: Path, ready_path: str = "/",
                        f"{log.read_text()[-2000:]}")
 
 
-def mlflow_server(workdir: Path) -> Server:
-    """``mlflow server`` on a SQLite store with served artifacts, as the docs run it."""
+def mlflow_server(workdir: Path, auth: tuple[str, str] | None = None,
+                  auth_ini: Path | None = None) -> Server:
+    """``mlflow server`` on a SQLite store with served artifacts, as the docs run it.
+
+    With ``auth`` (admin user, password): its basic-auth app, configured by ``auth_ini``
+    (the stack's own file) with the user store moved into ``workdir``.
+    """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
            "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
            "--artifacts-destination", str(workdir / "artifacts"), "--workers", "1"]
     # Its job runner (a pool of consumer processes, for features we do not use) is off.
+    env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    if auth:
+        ini = workdir / "basic_auth.ini"
+        text = auth_ini.read_text() if auth_ini else "[mlflow]\ndefault_permission = READ\n"
+        lines = [line for line in text.splitlines()
+                 if not line.strip().startswith("database_uri")]
+        lines.insert(lines.index("[mlflow]") + 1,
+                     f"database_uri = sqlite:///{workdir / 'basic_auth.db'}")
+        ini.write_text("\n".join(lines) + "\n")
+        cmd += ["--app-name", "basic-auth"]
+        env |= {"MLFLOW_AUTH_CONFIG_PATH": str(ini), "MLFLOW_AUTH_ADMIN_USERNAME": auth[0],
+                "MLFLOW_AUTH_ADMIN_PASSWORD": auth[1],
+                "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(16)}  # for its CSRF
     return start(cmd, f"http://127.0.0.1:{port}", workdir / "mlflow.log", "/health",
-                 timeout=120, env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+                 timeout=120, env=env)
 
 
 class Visdom:

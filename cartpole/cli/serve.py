@@ -6,6 +6,7 @@ import click
 
 from cartpole.cli.common import CONTEXT
 from cartpole.errors import ConfigError
+from cartpole.hosts import is_loopback
 from cartpole.paths import DEFAULT_MODEL
 
 
@@ -32,13 +33,23 @@ def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: 
     /health/status, /metrics (Prometheus), /openapi.json, /docs.
 
     \b
+    Listens on loopback by default. With a --host other machines reach, also set
+    --api-key (or CARTPOLE_API_KEY): clients then send it as a bearer token, and
+    `cartpole run --token` does.
+
+    \b
     Examples:
       cartpole serve
+      CARTPOLE_API_KEY=$(cat key) cartpole serve --host 0.0.0.0
       cartpole serve --router epsilon-greedy a.h5 b.h5 c.h5
       cartpole serve --router abtest --ratio-a 0.8 a.h5 b.h5
       curl -s localhost:9000/api/v1.0/predictions -H 'Content-Type: application/json' \\
         -d '{"data": {"ndarray": [[0.01, 0.02, 0.03, 0.04]]}}'
     """
+    if not api_key and not is_loopback(host):
+        click.echo(f"warning: --host {host} accepts requests from other machines and no "
+                   "--api-key is set: anyone who can reach this port can query the models "
+                   "and send feedback that trains the routers", err=True)
     try:
         from cartpole.serving.server import build_app, run
     except ImportError as exc:

@@ -64,7 +64,11 @@ def plan_lines(planned: dict[str, Any]) -> list[str]:
              f"{t['steps']} steps" if t["steps"] is not None else f"{t['episodes']} episodes",
              t["label"] or "defaults"] for t in trials]
     to_run = sum(t["status"] != "completed" for t in trials)
+    engines = [name + (" (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
+                       if settings else "")
+               for name, settings in planned.get("metrics", {}).items()]
     return [*_table(["trial", "status", "seed", "budget", "combination"], rows),
+            f"metrics engines: {'; '.join(engines) or 'none'}",
             f"dry run: group {planned['group']} would run {to_run} of {len(trials)} trials; "
             "nothing was trained or written"]
 

@@ -14,7 +14,7 @@ from cartpole.errors import ConfigError
 from cartpole.grid.session import TrainRequest
 from cartpole.grid.spec import build_grid
 from cartpole.hparams import HPARAM_NAMES
-from cartpole.metrics.engines import ENGINE_NAMES
+from cartpole.metrics.engines import ENGINE_NAMES, export_secrets
 from cartpole.training.loop import TrialSpec
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,9 @@ def parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str
         if idle:
             log.warning("--metrics-config has settings for %s, not selected with "
                         "--metrics-engine; they are not used", ", ".join(idle))
-        return data
+        return export_secrets(data)
     if len(engines) == 1:
-        return {engines[0]: data}
+        return export_secrets({engines[0]: data})
     raise ConfigError("--metrics-config must map engine names to settings "
                       "when several engines are selected")
 

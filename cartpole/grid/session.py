@@ -19,7 +19,7 @@ from cartpole.grid.plan import Plan, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.spec import expand, varying
 from cartpole.hparams import HParams
-from cartpole.metrics.engines import check_engines
+from cartpole.metrics.engines import check_engines, export_secrets, shown_settings
 from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RUNS_DIR, model_paths
 from cartpole.training.loop import TrialSpec
 
@@ -47,6 +47,10 @@ class TrainRequest:
     metrics_config: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     _combos: list[HParams] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Credentials go to the environment: nothing the run writes may hold one.
+        self.metrics_config = export_secrets(self.metrics_config)
 
     def combinations(self) -> list[HParams]:
         """Every combination of the grid; unnamed hyperparameters keep their defaults.
@@ -158,7 +162,8 @@ def plan_train(request: TrainRequest) -> dict[str, Any]:
                "label": combo_label(t.spec.hparams.to_dict(), names),
                "hparams": t.spec.hparams.to_dict()} for t in plan.trials]
     return {"group": plan.group, "state": "planned", "model": None, "score": None,
-            "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials}
+            "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials,
+            "metrics": shown_settings(request.metrics_engines, request.metrics_config)}
 
 
 def run_train(request: TrainRequest) -> GroupOutcome:

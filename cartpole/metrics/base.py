@@ -56,6 +56,9 @@ class Engine(ABC):
     """What ``Recorder.undelivered`` calls this sink (the class name when empty)."""
     undelivered: int = 0
     """How many events this sink gave up on, known once ``close`` has returned."""
+    secrets: ClassVar[dict[str, str]] = {}
+    """Credential settings -> the environment variable each is read from when not given
+    (see ``secrets.py``): such a setting is moved to the environment, never written."""
 
     # Below, B027 marks the hooks that do nothing by default: deliberately so.
 
@@ -122,7 +125,7 @@ def engine_class(engine: Any) -> type[Engine]:
     return type(Engine)(getattr(engine, "__name__", "Engine"), (Engine,), found)
 
 
-_CLASS_HOOKS = ("remote", "check", "open_group", "close_group")
+_CLASS_HOOKS = ("remote", "secrets", "check", "open_group", "close_group")
 
 
 def _static(value: Any) -> Any:

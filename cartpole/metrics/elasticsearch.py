@@ -4,9 +4,14 @@ For a stack without Fluentd. The index names are the ones ``scaffold/efk/fluent.
 produces (``<index_prefix>-`` and the event's UTC day), so the index template and the
 Kibana objects in ``scaffold/efk/`` serve both routes:
 
-    cartpole --metrics-engine elasticsearch \\
-             --metrics-config '{"elasticsearch": {"hosts": "https://es.local:9200",
-                                                  "api_key": "..."}}' train
+    ELASTICSEARCH_PASSWORD=... cartpole --metrics-engine elasticsearch \\
+        --metrics-config '{"elasticsearch": {"hosts": "https://es.local:9200",
+                                             "username": "cartpole_writer"}}' train
+
+Credentials: ``api_key``, or ``username`` (default ``elastic``) and ``password``; each
+from its setting or else from ``ELASTICSEARCH_API_KEY``, ``ELASTICSEARCH_USERNAME``,
+``ELASTICSEARCH_PASSWORD``. A credential given as a setting is moved to that variable
+before anything is written (``secrets.py``), so no file holds it.
 
 Behind ``Resilient``, each batch of events is one ``_bulk`` request. Every document
 gets an id derived from the event (the same one the fluentd config's ``genid`` filter
@@ -24,13 +29,14 @@ import base64
 import hashlib
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 
 from cartpole.errors import CartpoleError
 from cartpole.metrics.base import Engine, EngineContext
+from cartpole.metrics.secrets import CredentialsRefused, credential, mask_url
 
 # The document id is a hash of these keys, joined by ID_SEPARATOR, as fluent.conf's
 # elasticsearch_genid filter computes it (a missing key counts as an empty string).
@@ -69,6 +75,9 @@ def bulk_operations(events: list[dict[str, Any]], prefix: str) -> list[dict[str,
 
 class ElasticsearchSink(Engine):
     remote = True
+    secrets: ClassVar[dict[str, str]] = {"username": "ELASTICSEARCH_USERNAME",
+                                         "password": "ELASTICSEARCH_PASSWORD",
+                                         "api_key": "ELASTICSEARCH_API_KEY"}
 
     def __init__(self, context: EngineContext | None = None,
                  hosts: str | list[str] = "http://localhost:9200",
@@ -76,13 +85,16 @@ class ElasticsearchSink(Engine):
                  username: str | None = None, password: str | None = None,
                  verify_certs: bool = True, timeout: float = 10.0) -> None:
         nodes = [h.strip() for h in hosts.split(",")] if isinstance(hosts, str) else list(hosts)
-        self.hosts = ", ".join(nodes)
+        self.hosts = ", ".join(mask_url(n) for n in nodes)
         self.index_prefix = index_prefix
+        api_key = credential(api_key, self.secrets["api_key"])
+        username = credential(username, self.secrets["username"])
+        password = credential(password, self.secrets["password"])
         auth: dict[str, Any] = {}
         if api_key:
             auth["api_key"] = api_key
-        if username is not None:
-            auth["basic_auth"] = (username, password or "")
+        elif password is not None:
+            auth["basic_auth"] = (username or "elastic", password)
         quiet = logging.getLogger(_NODE_POOL_LOG)
         if quiet.level == logging.NOTSET:  # unless the user configured it
             quiet.setLevel(logging.ERROR)
@@ -100,6 +112,11 @@ class ElasticsearchSink(Engine):
         try:
             response = self._client.bulk(operations=bulk_operations(events, self.index_prefix))
         except ApiError as exc:  # an HTTP error status: auth, request too large, ...
+            if exc.meta.status in (401, 403):
+                raise CredentialsRefused(
+                    f"elasticsearch at {self.hosts} answered {exc.meta.status}: set "
+                    "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or "
+                    "ELASTICSEARCH_API_KEY") from None
             raise ElasticsearchSinkError(f"elasticsearch at {self.hosts}: {exc}") from exc
         except TransportError as exc:  # no answer: refused, timed out, TLS
             raise ElasticsearchSinkError(

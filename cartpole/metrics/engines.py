@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 from importlib.metadata import entry_points
 from typing import Any
 
 from cartpole.errors import CartpoleError, ConfigError
 from cartpole.metrics.base import EngineContext, engine_class
 from cartpole.metrics.recorder import Sink
+from cartpole.metrics.secrets import MASK, masked, move_to_environment, secret_settings
 
 GROUP = "cartpole.metrics_engines"
 # Used only when the package metadata is not installed (running from a bare source tree).
@@ -70,7 +72,7 @@ def build_sinks(names: tuple[str, ...], config: dict[str, Any],
                 context: EngineContext | None = None) -> list[Sink]:
     """Instantiate the named engines with their settings from ``config``."""
     from cartpole.metrics.resilient import Resilient
-
+    config = export_secrets(config)  # credentials are read from the environment
     context = context or EngineContext()
     sinks: list[Sink] = []
     for name in names:
@@ -87,6 +89,32 @@ def build_sinks(names: tuple[str, ...], config: dict[str, Any],
             continue
         sinks.append(_build(name, engine, context, settings))
     return sinks
+
+
+def export_secrets(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` (engine -> settings) without credentials: each goes to the environment
+    variable its engine reads (``Engine.secrets``). Idempotent; unknown names pass."""
+    public: dict[str, Any] = {}
+    for name, settings in config.items():
+        if name not in ENGINE_NAMES or not isinstance(settings, dict):
+            public[name] = settings
+            continue
+        public[name] = move_to_environment(name, settings,
+                                           secret_settings(load_engine(name)))
+    return public
+
+
+def shown_settings(names: tuple[str, ...], config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each selected engine's settings as a user may see them: credentials, whether
+    given as settings or found in the environment, as ``***``."""
+    shown = {}
+    for name in names:
+        variables = secret_settings(load_engine(name))
+        settings = dict(config.get(name) or {})
+        settings.update({key: MASK for key, var in variables.items()
+                         if key not in settings and os.environ.get(var)})
+        shown[name] = masked(settings, variables)
+    return shown
 
 
 def _build(name: str, engine: Any, context: EngineContext, settings: dict[str, Any],

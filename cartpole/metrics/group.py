@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cartpole.metrics.base import Engine, GroupInfo, engine_class
-from cartpole.metrics.engines import load_engine
+from cartpole.metrics.engines import export_secrets, load_engine
 from cartpole.metrics.resilient import mark_reachable, short_error, warn_unreachable
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class GroupMetrics:
     def __init__(self, names: tuple[str, ...], config: dict[str, Any], info: GroupInfo,
                  timeout: float = 10.0) -> None:
         self.names, self.info, self.timeout = tuple(names), info, timeout
+        config = export_secrets(config)  # credentials are read from the environment
         self.config = {name: dict(config.get(name) or {}) for name in self.names}
         self.down: set[str] = set()
         for name in self.names:  # trial labels go to engines that take them
@@ -89,7 +90,7 @@ class GroupMetrics:
                          short_error(box["error"]))
             else:
                 self.down.add(name)
-                warn_unreachable(name, short_error(box["error"]))
+                warn_unreachable(name, box["error"])
         return results
 
 

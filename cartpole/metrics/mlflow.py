@@ -21,6 +21,11 @@ request); ``run_end`` logs ``final_`` + its numbers and ends the run FINISHED, F
 when it carries an error, KILLED when interrupted. The router demo sends no
 ``run_end``: its run ends FINISHED when the sink closes.
 
+Credentials: MLflow's client reads ``MLFLOW_TRACKING_USERNAME`` and
+``MLFLOW_TRACKING_PASSWORD`` (a server started with ``--app-name basic-auth``), or
+``MLFLOW_TRACKING_TOKEN``, from the environment. The settings ``username``,
+``password`` and ``token`` are moved there (``secrets.py``), never into a param or file.
+
 The client's own retries are turned down when the engine makes its client (unless
 MLFLOW_HTTP_REQUEST_MAX_RETRIES is set), because the engine retries in the
 background itself and must not block.
@@ -29,9 +34,10 @@ background itself and must not block.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
@@ -39,6 +45,7 @@ from mlflow.tracking import MlflowClient
 
 from cartpole.metrics.base import Engine, EngineContext
 from cartpole.metrics.group import GroupInfo
+from cartpole.metrics.secrets import CredentialsRefused, mask_url, move_to_environment
 
 # event -> (step key, metric keys)
 _METRICS = {
@@ -56,6 +63,8 @@ _REMOTE_METRICS = {
 }
 _REMOTE_PARAMS = ("target", "transport", "runners", "batch", "env", "episodes", "feedback")
 REMOTE = "remote"  # the role tag of a remote run, and its key in _RUNS
+# How MLflow's client words a refusal: "... failed with error code 401 != 200 ...".
+_AUTH_STATUS = re.compile(r"error code (401|403)\b")
 _MAX_METRICS = 1000  # per log_batch request, the server's limit
 GROUP_TAG, TRIAL_TAG, ROLE_TAG = "cartpole.group", "cartpole.trial", "cartpole.role"
 # Run ids by (tracking uri, group, trial): a sink rebuilt after a failure goes on
@@ -65,11 +74,18 @@ _RUNS: dict[tuple[str, str, str], str] = {}
 
 class MlflowSink(Engine):
     remote = True
+    # MLflow's client reads these itself, from the environment only.
+    secrets: ClassVar[dict[str, str]] = {"username": "MLFLOW_TRACKING_USERNAME",
+                                         "password": "MLFLOW_TRACKING_PASSWORD",
+                                         "token": "MLFLOW_TRACKING_TOKEN"}
 
     def __init__(self, context: EngineContext | None = None,
                  tracking_uri: str = "http://localhost:5000", experiment: str = "cartpole",
                  registered_model: str = "cartpole-rl-remote",
-                 parent_run_id: str | None = None) -> None:
+                 parent_run_id: str | None = None, username: str | None = None,
+                 password: str | None = None, token: str | None = None) -> None:
+        move_to_environment("mlflow", {"username": username, "password": password,
+                                       "token": token}, self.secrets)
         context = context or EngineContext()
         self.group, self.trial = context.group, context.trial
         self.parent_run_id = parent_run_id
@@ -218,7 +234,18 @@ def _client(tracking_uri: str) -> MlflowClient:
 
 
 def _experiment_id(client: MlflowClient, name: str) -> str:
-    found = client.get_experiment_by_name(name)
+    """The experiment's id, made if missing; the first call of every path, so the one
+    that tells a refused credential apart."""
+    try:
+        found = client.get_experiment_by_name(name)
+    except MlflowException as exc:
+        status = _AUTH_STATUS.search(str(exc))
+        if status is None:
+            raise
+        raise CredentialsRefused(
+            f"MLflow at {mask_url(client.tracking_uri)} answered {status[1]}: set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+            "MLFLOW_TRACKING_TOKEN)") from None
     if found is not None:
         return found.experiment_id
     try:

@@ -23,6 +23,7 @@ from typing import Any
 from cartpole.errors import first_line
 from cartpole.metrics.base import Engine, as_engine
 from cartpole.metrics.recorder import Sink
+from cartpole.metrics.secrets import CredentialsRefused, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,18 @@ _STOP = object()
 _WARNED: set[str] = set()
 
 
-def warn_unreachable(name: str, detail: str) -> None:
-    """Warn that engine ``name`` is down, once until it is seen up again."""
+def warn_unreachable(name: str, error: BaseException) -> None:
+    """Warn that engine ``name`` is down, or refused its credentials, once until it is
+    seen up again."""
+    detail = short_error(error)
     if name in _WARNED:
         log.debug("metrics engine %s is still unreachable: %s", name, detail)
         return
     _WARNED.add(name)
-    log.warning("metrics engine %s is unreachable (%s); its events are buffered and retried "
-                "in the background (events.jsonl keeps them all)", name, detail)
+    what = (": its server refused the credentials" if isinstance(error, CredentialsRefused)
+            else " is unreachable")
+    log.warning("metrics engine %s%s (%s); its events are buffered and retried "
+                "in the background (events.jsonl keeps them all)", name, what, detail)
 
 
 def mark_reachable(name: str) -> None:
@@ -140,7 +145,7 @@ class Resilient(Engine):
                     sink = self._discard(sink)
                     self.failures += 1
                     if self.failures == 1:
-                        warn_unreachable(self.name, short_error(exc))
+                        warn_unreachable(self.name, exc)
                     retry_at = time.monotonic() + delay
                     delay = min(delay * 2, self._max_retry)
                 else:
@@ -203,5 +208,6 @@ class Resilient(Engine):
 
 
 def short_error(exc: BaseException) -> str:
-    """The first line of ``exc``, at most 200 characters: what a warning shows."""
-    return first_line(exc, 200)
+    """The first line of ``exc``, at most 200 characters, no password of a URL in it:
+    what a warning shows."""
+    return mask_url(first_line(exc, 200))

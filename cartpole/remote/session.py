@@ -13,7 +13,7 @@ from typing import Any
 from cartpole.envs.make import describe
 from cartpole.fileio import check_writable_dir
 from cartpole.metrics import Recorder, make_event
-from cartpole.metrics.engines import EngineContext, build_sinks, check_engines
+from cartpole.metrics.engines import EngineContext, build_sinks, check_engines, export_secrets
 from cartpole.remote.client import Client, RetryPolicy
 from cartpole.remote.errors import RemoteError
 from cartpole.remote.play import Episode, PlayConfig, Tally, play, probe
@@ -29,10 +29,14 @@ class RunRequest:
     play: PlayConfig = field(default_factory=PlayConfig)
     grpc: bool = False
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    oauth: tuple[str, str, str] | None = None  # token URL, key, secret
+    oauth: tuple[str, str, str] | None = field(default=None, repr=False)  # URL, key, secret
     metrics_engines: tuple[str, ...] = ()
     metrics_config: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # Credentials go to the environment: nothing the run writes may hold one.
+        self.metrics_config = export_secrets(self.metrics_config)
 
 
 @dataclass

@@ -7,7 +7,7 @@ metadata instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from cartpole.errors import ConfigError
@@ -24,7 +24,7 @@ class Target:
     prefix: str = ""
     deployment: str | None = None
     namespace: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never printed
 
     def url(self, path: str = "", grpc: bool = False) -> str:
         scheme = ("grpcs" if self.tls else "grpc") if grpc else (

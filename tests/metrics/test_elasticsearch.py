@@ -1,6 +1,7 @@
 """The elasticsearch engine against a small real HTTP server that answers ``_bulk`` as
 Elasticsearch 8 does (with the product header the official client checks)."""
 
+import base64
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from cartpole.metrics.elasticsearch import (
 from cartpole.metrics.engines import EngineContext, build_sinks
 from cartpole.metrics.events import make_event
 from cartpole.metrics.resilient import _WARNED, Resilient
+from cartpole.metrics.secrets import CredentialsRefused
 from tests.servers import free_port
 from tests.waiting import wait_until
 
@@ -60,6 +62,10 @@ class FakeElasticsearch:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 fake.requests.append({"method": self.command, "path": self.path,
                                       "headers": headers, "lines": lines})
+                if fake.mode == "http_401":  # security on, credentials wrong or missing
+                    return self._answer(401, {"error": {
+                        "type": "security_exception",
+                        "reason": "unable to authenticate user [elastic]"}, "status": 401})
                 if fake.mode == "http_500":
                     return self._answer(500, {"error": {"type": "internal_error",
                                                         "reason": "boom"}, "status": 500})
@@ -147,6 +153,22 @@ def test_index_prefix_and_credentials_are_settings(es):
     sink.write(sample_events()[1])
     sink.close()
     assert es.requests[1]["headers"]["authorization"] == "ApiKey a2V5OnNlY3JldA=="
+
+
+def test_credentials_come_from_the_environment_and_a_refusal_says_which(es, monkeypatch):
+    monkeypatch.setenv("ELASTICSEARCH_USERNAME", "cartpole_writer")
+    monkeypatch.setenv("ELASTICSEARCH_PASSWORD", "pw-from-env")
+    sink = ElasticsearchSink(hosts=es.url)
+    sink.write(sample_events()[1])
+    basic = es.requests[0]["headers"]["authorization"].removeprefix("Basic ")
+    assert base64.b64decode(basic).decode() == "cartpole_writer:pw-from-env"
+    es.mode = "http_401"
+    with pytest.raises(CredentialsRefused) as refused:
+        sink.write_batch(sample_events())
+    sink.close()
+    assert str(refused.value) == (f"elasticsearch at {es.url} answered 401: set "
+                                  "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or "
+                                  "ELASTICSEARCH_API_KEY")
 
 
 def test_index_day_is_the_events_utc_day():

@@ -102,7 +102,8 @@ def test_engine_settings_are_checked(tmp_path, quick):
     proc = _train(tmp_path, {"mlflow": {"tracking": "x"}}, quick, "--gamma", "0.9")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith(
-        "(its settings: tracking_uri, experiment, registered_model, parent_run_id)")
+        "(its settings: tracking_uri, experiment, registered_model, parent_run_id, "
+        "username, password, token)")
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -203,6 +203,29 @@ DOCKER_TAG = "docker.cartpole-train-1"  # --log-opt tag=docker.{{.Name}}
 def test_conf_listens_on_the_forward_port():
     [source] = [s for s in CONF.children if s.name == "source"]
     assert source.params["@type"] == "forward" and source.params["port"] == "24224"
+    # Every interface of its container: the compose file publishes it on the host's
+    # loopback only (tests/stacks/test_exposure.py).
+    assert source.params["bind"] == "0.0.0.0"
+
+
+def test_conf_writes_to_elasticsearch_as_a_user_from_the_environment():
+    [match] = [s for s in CONF.children
+               if s.name == "match" and s.params.get("@type") == "elasticsearch"]
+    # Ruby string interpolation, evaluated by Fluentd when it reads the config.
+    assert match.params["user"] == "#{ENV['ELASTICSEARCH_USERNAME']}"
+    assert match.params["password"] == "#{ENV['ELASTICSEARCH_PASSWORD']}"
+    assert "api_key" not in match.params
+    text = (EFK / "fluent.conf").read_text()
+    # Fluentd evaluates #{...} in double-quoted values only.
+    assert "password \"#{ENV['ELASTICSEARCH_PASSWORD']}\"" in text
+    # The variables the compose file gives it, the same names as the elasticsearch
+    # engine reads.
+    from cartpole.metrics.elasticsearch import ElasticsearchSink
+
+    names = set(re.findall(r"ENV\['(\w+)'\]", text))
+    assert {"ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD"} <= names
+    assert {"ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD"} <= \
+        set(ElasticsearchSink.secrets.values())
 
 
 def test_log_lines_from_docker_become_the_events_in_cartpole_indices(lines, events):

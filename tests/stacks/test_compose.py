@@ -13,7 +13,7 @@ import pytest
 from cartpole.cli import cli
 from cartpole.cli.train_request import parse_metrics_config
 from cartpole.metrics.engines import check_engines
-from tests.stacks.compose import COMPOSE_FILE, PROFILES, ROOT, config, mounts, services
+from tests.stacks.compose import COMPOSE_FILE, PROFILES, ROOT, config, mounts, ports, services
 
 EXTERNAL_TAG = re.compile(r":\d+(\.\d+)+(-[\w.]+)?$")  # e.g. :8.15.3, :v1.17-debian-1 not
 
@@ -99,7 +99,7 @@ def test_visdom_trainer_points_at_the_visdom_service():
     assert cmd[:3] == ["python", "-m", "cartpole.metrics.visdom.server"]
     assert cmd[cmd.index("--port") + 1] == str(server["port"])
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
-    assert {p["target"] for p in svcs["visdom"]["ports"]} == {server["port"]}
+    assert {p["target"] for p in ports(svcs["visdom"])} == {server["port"]}
 
 
 @pytest.mark.slow
@@ -125,11 +125,11 @@ def test_efk_trainer_logs_through_fluentd_on_a_route_fluent_conf_takes():
     logging = trainer["logging"]
     assert logging["driver"] == "fluentd"
     opts = logging["options"]
-    # The daemon connects from the host, to the port the fluentd service publishes.
+    # The daemon connects from the host, to the address the fluentd service publishes.
     host, port = opts["fluentd-address"].rsplit(":", 1)
-    assert host == "localhost"
-    published = {(p["published"], p.get("protocol", "tcp")) for p in svcs["fluentd"]["ports"]}
-    assert (int(port), "tcp") in published
+    published = {(p["host_ip"], p["published"], p["protocol"]) for p in ports(svcs["fluentd"])}
+    assert (host, int(port), "tcp") in published
+    assert host == "127.0.0.1"
     conf = (ROOT / "scaffold/efk/fluent.conf").read_text()
     assert f"port {port}" in conf
     assert opts["tag"].startswith("docker.") and "<filter docker.**>" in conf
@@ -141,20 +141,45 @@ def test_efk_trainer_logs_through_fluentd_on_a_route_fluent_conf_takes():
     assert (build / "Dockerfile").exists() and (build / "fluent.conf").exists()
 
 
+def _shipped_script(svc: dict) -> Path:
+    """The scaffold/efk script a one-shot service runs, from its read-only mount."""
+    mount = next(v for v in mounts(svc).values() if v["type"] == "bind")
+    assert Path(mount["source"]) == ROOT / "scaffold/efk" and mount.get("read_only")
+    script = svc["entrypoint"][-1]
+    assert svc["entrypoint"][0] == "sh" and script.startswith(mount["target"] + "/")
+    local = ROOT / "scaffold/efk" / Path(script).name
+    assert local.exists()
+    return local
+
+
 @pytest.mark.slow
 def test_efk_init_loads_the_shipped_files():
     init = services("efk")["efk-init"]
-    mount = next(v for v in mounts(init).values() if v["type"] == "bind")
-    assert Path(mount["source"]) == ROOT / "scaffold/efk" and mount.get("read_only")
-    script = init["entrypoint"][-1]
-    assert script.startswith(mount["target"] + "/")
-    local = ROOT / "scaffold/efk" / Path(script).name
+    local = _shipped_script(init)
     text = local.read_text()
     for name in ("index-template.json", "kibana-dashboard.ndjson"):
         assert (local.parent / name).exists() and name in text
     assert init["environment"]["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
     assert init["environment"]["KIBANA_URL"] == "http://kibana:5601"
     json.loads((ROOT / "scaffold/efk/index-template.json").read_text())
+
+
+@pytest.mark.slow
+def test_efk_users_runs_before_kibana_and_fluentd_which_use_its_users():
+    svcs = services("efk")
+    users = svcs["efk-users"]
+    text = _shipped_script(users).read_text()
+    assert users["environment"]["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+    assert users["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    for name in ("kibana", "fluentd"):
+        assert svcs[name]["depends_on"]["efk-users"]["condition"] == \
+            "service_completed_successfully"
+    # The users it sets are the ones Kibana and Fluentd log in as.
+    assert svcs["kibana"]["environment"]["ELASTICSEARCH_USERNAME"] == "kibana_system"
+    assert "/_security/user/kibana_system/_password" in text
+    assert svcs["fluentd"]["environment"]["ELASTICSEARCH_USERNAME"] == "cartpole_writer"
+    assert "/_security/user/cartpole_writer" in text
+    assert "/_security/role/cartpole_writer" in text
 
 
 @pytest.mark.slow
@@ -182,4 +207,4 @@ def test_the_healthchecks_use_tools_their_images_have():
     code = svcs["mlflow"]["healthcheck"]["test"][-1]
     compile(code, "healthcheck", "exec")
     assert shlex.split(svcs["visdom"]["healthcheck"]["test"][-1])[0].endswith(
-        f":{svcs['visdom']['ports'][0]['target']}/")
+        f":{ports(svcs['visdom'])[0]['target']}/")

@@ -8,6 +8,14 @@ any download step. Starting the server runs
 it is idempotent and takes milliseconds when the files are there. Without npm the
 server still starts and takes metrics, and says that its page will stay blank.
 
+With ``--enable-login`` (visdom's own ``-enable_login`` also works) every request needs
+the login cookie, which a browser gets from the login page and the engine's client by
+posting its credentials (``api.py``). The username and password come from
+``VISDOM_USERNAME`` and ``VISDOM_PASSWORD``, never from the command line. Cookies are
+signed with ``VISDOM_COOKIE`` when set, else with a fresh random secret at each start
+(a restart then logs everyone out; the engine logs in again by itself). visdom itself
+would read that secret from ``~/.visdom/COOKIE_SECRET``; here it never touches a file.
+
 Run ``python -m cartpole.metrics.visdom.server --help`` for the command line.
 """
 
@@ -15,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,8 +34,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from cartpole.fileio import pid_alive, write_text
+from cartpole.metrics.visdom import COOKIE_VARIABLE, PASSWORD_VARIABLE, USERNAME_VARIABLE
 from cartpole.metrics.visdom.assets import (
     StaticAssetsError,
     VisdomServerError,
@@ -59,9 +71,47 @@ def _answers(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def login_from_env() -> tuple[str, str]:
+    """``(username, password)`` from the environment; a clear error when either is unset."""
+    username = os.environ.get(USERNAME_VARIABLE, "")
+    password = os.environ.get(PASSWORD_VARIABLE, "")
+    missing = [name for name, value in ((USERNAME_VARIABLE, username),
+                                        (PASSWORD_VARIABLE, password)) if not value]
+    if missing:
+        raise VisdomServerError(f"--enable-login needs {USERNAME_VARIABLE} and "
+                                f"{PASSWORD_VARIABLE} in the environment; "
+                                f"{' and '.join(missing)} "
+                                f"{'is' if len(missing) == 1 else 'are'} not set")
+    return username, password
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _require_login(app: Any, username: str, password: str, cookie_secret: str) -> None:
+    """Turn visdom's login on for ``app``, with ``cookie_secret`` signing its cookies.
+
+    ``Application(user_credential=...)`` would do the same but read the secret from
+    ``~/.visdom/COOKIE_SECRET``, so the credential is set here instead: visdom's handlers
+    read ``login_enabled`` and ``user_credential`` from the app at every request, and
+    tornado reads ``cookie_secret`` from its settings.
+    """
+    # visdom stores sha256(password); a client posts sha256(password), hashed again there.
+    app.user_credential = {"username": username, "password": _sha256(_sha256(password))}
+    app.login_enabled = True
+    app.settings["cookie_secret"] = cookie_secret
+
+
 def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
-          env_path: Path = DEFAULT_ENV_PATH, pid_file: Path | None = None) -> None:
-    """Run the Visdom server in this process until SIGTERM or SIGINT."""
+          env_path: Path = DEFAULT_ENV_PATH, pid_file: Path | None = None,
+          login: bool = False) -> None:
+    """Run the Visdom server in this process until SIGTERM or SIGINT.
+
+    With ``login``, every request needs a login as ``VISDOM_USERNAME`` with
+    ``VISDOM_PASSWORD`` (both from the environment; ``VisdomServerError`` when unset).
+    """
+    credentials = login_from_env() if login else None
     from tornado.ioloop import IOLoop
     from visdom.server import app as visdom_app
 
@@ -71,6 +121,9 @@ def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
     # each time any imported source file changes.
     visdom_app.tornado_settings["autoreload"] = False
     app = visdom_app.Application(port=port, env_path=f"{env_path}/")
+    if credentials:
+        cookie_secret = os.environ.get(COOKIE_VARIABLE) or secrets.token_hex(32)
+        _require_login(app, *credentials, cookie_secret)
     try:
         app.listen(port, address=host, max_buffer_size=1024**3)
     except OSError as exc:
@@ -80,8 +133,9 @@ def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST,
         loop.asyncio_loop.add_signal_handler(sig, loop.stop)
     if pid_file:
         write_text(Path(pid_file), f"{os.getpid()}\n")
-    print(f"Visdom is ready at {_url(port)}  (env files in {env_path}, pid {os.getpid()})",
-          flush=True)
+    who = f"login required, user {credentials[0]!r}; " if credentials else ""
+    print(f"Visdom is ready at {_url(port)}  ({who}env files in {env_path}, "
+          f"pid {os.getpid()})", flush=True)
     try:
         loop.start()
     finally:
@@ -105,14 +159,19 @@ def _log_tail(log_file: Path, lines: int = 15) -> str:
 
 def start_background(port: int = DEFAULT_PORT, env_path: Path = DEFAULT_ENV_PATH,
                      log_file: Path | None = None, host: str = DEFAULT_HOST,
-                     pid_file: Path | None = None, timeout: float = 30.0) -> tuple[int, str]:
+                     pid_file: Path | None = None, timeout: float = 30.0,
+                     login: bool = False) -> tuple[int, str]:
     """Start ``python -m cartpole.metrics.visdom.server`` detached; return ``(pid, url)``
     once it answers.
 
     The server runs in its own session, writes its output to ``log_file`` (default
     ``<env_path>/visdom.log``) and its pid to ``pid_file`` (default
-    ``<env_path>/visdom.pid``). Stop it with ``stop(pid)``.
+    ``<env_path>/visdom.pid``). Stop it with ``stop(pid)``. With ``login`` it requires
+    the login in ``VISDOM_USERNAME`` / ``VISDOM_PASSWORD``, which it inherits from this
+    process's environment (checked here first, so that a missing one fails at once).
     """
+    if login:
+        login_from_env()
     env_path = Path(env_path)
     env_path.mkdir(parents=True, exist_ok=True)
     log_file = Path(log_file) if log_file else env_path / "visdom.log"
@@ -121,7 +180,8 @@ def start_background(port: int = DEFAULT_PORT, env_path: Path = DEFAULT_ENV_PATH
         raise VisdomServerError(f"port {port} already answers HTTP; another server runs there")
     log_file.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "cartpole.metrics.visdom.server", "--port", str(port),
-           "--host", host, "--env-path", str(env_path), "--pid-file", str(pid_file)]
+           "--host", host, "--env-path", str(env_path), "--pid-file", str(pid_file),
+           *(["--enable-login"] if login else [])]
     with open(log_file, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True,
@@ -215,6 +275,11 @@ examples:
   python -m cartpole.metrics.visdom.server --stop               # stop the one in runs/visdom
   python -m cartpole.metrics.visdom.server --assets-only        # fetch the page's files only
 
+  # every request needs a login; the credentials come from the environment only
+  # (`read -s` keeps the password out of the shell history)
+  read -s VISDOM_PASSWORD && export VISDOM_PASSWORD VISDOM_USERNAME=cartpole
+  python -m cartpole.metrics.visdom.server --enable-login --detach
+
 The page's JavaScript comes from the npm registry through `npm` (once); the server
 itself never touches the network.
 """
@@ -236,6 +301,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", type=Path,
                    help="server log (default: the terminal; <env-path>/visdom.log "
                         "with --detach)")
+    p.add_argument("--enable-login", "-enable_login", action="store_true",
+                   help=f"require a login as ${USERNAME_VARIABLE} with ${PASSWORD_VARIABLE} "
+                        f"(both read from the environment; login cookies are signed with "
+                        f"${COOKIE_VARIABLE} if set, else a new random secret at each start)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--detach", action="store_true",
                       help="start in the background, wait until it answers, then exit")
@@ -253,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.stop:
             print(stop_from_pid_file(pid_file))
             return 0
+        if args.enable_login:
+            login_from_env()  # before anything else: a missing credential fails at once
         try:
             written = ensure_static_assets()
         except StaticAssetsError as exc:
@@ -274,8 +345,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"Visdom is already running at {_url(args.port)}  (pid {running})")
                 return 0
             pid, url = start_background(args.port, args.env_path, args.log_file,
-                                        host=args.host, pid_file=pid_file)
-            print(f"Visdom is ready at {url}  (pid {pid}; stop it with "
+                                        host=args.host, pid_file=pid_file,
+                                        login=args.enable_login)
+            who = (f"login required, user {os.environ[USERNAME_VARIABLE]!r}; "
+                   if args.enable_login else "")
+            print(f"Visdom is ready at {url}  ({who}pid {pid}; stop it with "
                   f"python -m cartpole.metrics.visdom.server --stop --pid-file {pid_file})")
             return 0
         # visdom imports torch when it can (1.2 s here) only to convert tensors, which a
@@ -287,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         # index.html asks for visdom/user/style.css, which the package lacks: harmless.
         logging.getLogger("tornado.general").addFilter(
             lambda record: "user/style.css" not in record.getMessage())
-        serve(args.port, args.host, args.env_path, pid_file)
+        serve(args.port, args.host, args.env_path, pid_file, login=args.enable_login)
     except VisdomServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,15 +12,26 @@ one trace per runner; the router demo gets "router: branch per request" and "rou
 share to the preferred branch". These windows are created when their first event
 arrives, never by ``open_group``, and their traces are named by each event's ``trial``
 (``r00``, ``r01``, ..., ``router``), since one sink serves the whole run.
+
+A server started with ``--enable-login`` (``server.py``) needs ``username`` and
+``password``: as settings, or (better, and what a setting given in ``--metrics-config``
+becomes before anything is written) ``VISDOM_USERNAME`` and ``VISDOM_PASSWORD``::
+
+    VISDOM_USERNAME=cartpole VISDOM_PASSWORD=... cartpole --metrics-engine visdom train
+
+The client logs in before its first request and again after a server restart
+(``api.py``). A refused login is a ``VisdomLoginError``: one warning says so, and the
+events wait as they would for a server that is down (events.jsonl has them all).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, ClassVar
 
 from cartpole.metrics.base import Engine, EngineContext
 from cartpole.metrics.group import GroupInfo
+from cartpole.metrics.visdom import PASSWORD_VARIABLE, USERNAME_VARIABLE
 from cartpole.metrics.visdom.api import VisdomAPI
 
 # window -> (title, event, x key, y key, x label, y label)
@@ -62,16 +73,19 @@ def window_id(group: str, window: str) -> str:
 
 class VisdomSink(Engine):
     remote = True
+    secrets: ClassVar[dict[str, str]] = {"username": USERNAME_VARIABLE,
+                                         "password": PASSWORD_VARIABLE}
 
     def __init__(self, context: EngineContext | None = None, server: str = "http://localhost",
                  port: int = 8097, env: str | None = None, base_url: str = "",
-                 labels: dict[str, str] | None = None) -> None:
+                 labels: dict[str, str] | None = None, username: str | None = None,
+                 password: str | None = None) -> None:
         context = context or EngineContext()
         self.group = context.group
         self.env = env_name(context.group, env)
         label = (labels or {}).get(context.trial, "")
         self.trace = f"{context.trial} {label}".strip()
-        self._api = VisdomAPI(server, port, base_url)
+        self._api = VisdomAPI(server, port, base_url, username=username, password=password)
         self._ready: set[str] = set()
 
     def write(self, event: dict[str, Any]) -> None:
@@ -134,9 +148,10 @@ class VisdomSink(Engine):
     @classmethod
     def open_group(cls, group: GroupInfo, server: str = "http://localhost", port: int = 8097,
                    env: str | None = None, base_url: str = "",
-                   labels: dict[str, str] | None = None) -> None:
+                   labels: dict[str, str] | None = None, username: str | None = None,
+                   password: str | None = None) -> None:
         """Create the group's windows before any trial writes to them."""
-        api = VisdomAPI(server, port, base_url)
+        api = VisdomAPI(server, port, base_url, username=username, password=password)
         try:
             name = env_name(group.group, env)
             for window in WINDOWS:
@@ -150,10 +165,11 @@ class VisdomSink(Engine):
                     best: dict[str, Any] | None, state: str = "completed",
                     server: str = "http://localhost",
                     port: int = 8097, env: str | None = None, base_url: str = "",
-                    labels: dict[str, str] | None = None) -> None:
+                    labels: dict[str, str] | None = None, username: str | None = None,
+                    password: str | None = None) -> None:
         """Draw the bar chart of best scores, and save the environment on the server."""
         scored = [t for t in trials if t.get("score") is not None]
-        api = VisdomAPI(server, port, base_url)
+        api = VisdomAPI(server, port, base_url, username=username, password=password)
         try:
             name = env_name(group.group, env)
             if scored:
