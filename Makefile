@@ -7,8 +7,9 @@ VENV ?= .venv
 SELDON_VENV ?= .venv-seldon
 BIN := $(VENV)/bin
 SEEDS ?= 10
-# Extras installed into .venv: every engine, Ray, and the servers the tests start.
-EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow,serving
+# Extras installed into .venv: every engine, Ray, the servers the tests start, and Keras
+# (the tests load our .h5 files in it).
+EXTRAS ?= dev,ray,tensorboard,visdom,efk,mlflow,serving,keras
 VISDOM_PORT ?= 8097
 MODEL ?= .models/cartpole-rl-remote.h5
 ifndef GROUP
@@ -29,8 +30,8 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 .PHONY: help venv seldon-venv polyaxon-venv system-deps \
 	docker-build docker-push env train-docker docker-visdom train-docker-visdom train-docker-efk \
 	train-docker-mlflow train-docker-modeldb docker-down test test-fast lint train train-dev \
-	visdom visdom-stop report bench bench-solve bench-grid bench-metrics bench-serve-stacks \
-	bench-remote run-dev run-dev-router-agent clean
+	visdom visdom-stop report bench bench-solve bench-startup bench-grid bench-metrics \
+	bench-serve-stacks bench-remote run-dev run-dev-router-agent clean
 
 # Every included Makefile's targets too; their own `help` (for make -C) is not listed twice.
 help: ## List the targets, those of seldon/Makefile and kuberay/Makefile too
@@ -146,11 +147,14 @@ report: venv ## HTML report of the latest group (runs/<group>/report.html) + run
 # bench-docs renders docs/benchmarks.md and the README's figures from those files only.
 # --via records the make command that reproduces a results file.
 SB3_SEEDS ?= 5
+PPO_SEEDS ?= $(SEEDS)
+STARTUP_REPEATS ?= 3
 BENCH_SETUP = $(BIN)/python -m pip install --quiet -e '.[bench]'
 .PHONY: bench-docs
 
 bench: ## Run every benchmark one after the other (tens of minutes), then bench-docs
 	$(MAKE) --no-print-directory bench-solve
+	$(MAKE) --no-print-directory bench-startup
 	$(MAKE) --no-print-directory bench-grid
 	$(MAKE) --no-print-directory bench-metrics
 	$(MAKE) --no-print-directory bench-serve-stacks
@@ -160,13 +164,21 @@ bench: ## Run every benchmark one after the other (tens of minutes), then bench-
 bench-docs: ## Render docs/benchmarks.md and the README's figures from benchmarks/results/*.json
 	$(PYTHON) -m benchmarks.render
 
-bench-solve: venv ## Time-to-solve against stable-baselines3 DQN, SEEDS and SB3_SEEDS seeds
+bench-solve: venv ## Time-to-solve against stable-baselines3 PPO and DQN: SEEDS, PPO_SEEDS, SB3_SEEDS seeds
 	$(BENCH_SETUP)
 	$(BIN)/python -m benchmarks.time_to_solve --seeds $(SEEDS) --sb3-seeds $(SB3_SEEDS) \
-		--via "make bench-solve SEEDS=$(SEEDS) SB3_SEEDS=$(SB3_SEEDS)"
+		--ppo-seeds $(PPO_SEEDS) \
+		--via "make bench-solve SEEDS=$(SEEDS) SB3_SEEDS=$(SB3_SEEDS) PPO_SEEDS=$(PPO_SEEDS)"
 	$(PYTHON) -m benchmarks.render
 
-bench-grid: venv ## Parallel efficiency of the grid: 8 trials, 1 worker vs 2
+# torch (the bench extra) is one of the imports it times for reference.
+bench-startup: venv ## Where one `cartpole train --seed 0` spends its time, STARTUP_REPEATS runs
+	$(BENCH_SETUP)
+	$(BIN)/python -m benchmarks.startup --repeats $(STARTUP_REPEATS) \
+		--via "make bench-startup STARTUP_REPEATS=$(STARTUP_REPEATS)"
+	$(PYTHON) -m benchmarks.render
+
+bench-grid: venv ## The grid: 8 trials, 1 worker vs 2; start-up, wall vs training, memory per trial
 	$(BIN)/python -m benchmarks.grid_parallel --via "make bench-grid"
 	$(PYTHON) -m benchmarks.render
 

@@ -26,6 +26,7 @@ README = ROOT / "README.md"
 # results file -> its make target and its script
 BENCHMARKS = {
     "solve": ("bench-solve", "benchmarks/time_to_solve.py"),
+    "startup": ("bench-startup", "benchmarks/startup.py"),
     "grid": ("bench-grid", "benchmarks/grid_parallel.py"),
     "metrics": ("bench-metrics", "benchmarks/metrics_overhead.py"),
     "serve-stacks": ("bench-serve-stacks", "benchmarks/serve_stacks.py"),
@@ -157,121 +158,412 @@ def _hparams_text(hp: dict[str, Any]) -> str:
     return ", ".join(f"{k} {json.dumps(hp[k])}" for k in keys if k in hp)
 
 
+def _all_items_text(hp: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {json.dumps(v)}" for k, v in hp.items())
+
+
+NOT_MEASURED = "not measured in this run"
+
+
+def _target(targets: dict[str, Any], key: str, value: float | None, fmt: str = "{:g}",
+            at_most: bool = True) -> str:
+    """``≤ T: met`` for a target the run recorded; empty when it recorded none."""
+    target = targets.get(key)
+    if target is None:
+        return ""
+    sign = "≤" if at_most else "≥"
+    if value is None:
+        return f"{sign} {fmt.format(target)}: **not met**, no value"
+    ok = value <= target if at_most else value >= target
+    return f"{sign} {fmt.format(target)}: {met(ok)}"
+
+
 def solve_section(data: dict[str, Any] | None) -> list[str]:
     lines = ["## Time to solve CartPole-v1 (`benchmarks/time_to_solve.py`)", ""]
     if data is None:
         return [*lines, not_run("solve")]
     st, res = data["settings"], data["results"]
     ours, sb3, s = res["cartpole"], res["sb3"], res["summary"]
+    ppo = res.get("sb3_ppo")  # None: a run from before the PPO row
+    targets = st.get("targets", {})
     hp = ours[0]["result"]["hparams"] if ours else {}
     zoo = sb3[0]["hyperparams"] if sb3 and "hyperparams" in sb3[0] else {}
+    ppo_zoo = ppo[0].get("hyperparams", {}) if ppo else {}
     sb3_steps = max((r["steps_done"] for r in sb3), default=None)
+    ppo_budget = max((r.get("steps", 0) for r in ppo), default=None) if ppo else None
     paired = s["paired_seeds"]
+    n_ours = len(ours)
+    sides = "three" if ppo is not None else "two"
     lines += [
         f"*Solved* means a {st['eval_episodes']}-episode greedy evaluation with a mean "
-        f"return of at least {st['threshold']:g} (CartPole-v1's reward threshold). Both "
-        f"sides evaluate every {num(hp.get('eval_every'))} env steps on the same separately "
-        f"seeded episodes, train on one thread, one process per seed, the two sides "
-        f"interleaved seed by seed, each with a budget of {num(st['steps'])} env steps.",
+        f"return of at least {st['threshold']:g} (CartPole-v1's reward threshold). Every "
+        f"side evaluates every {num(hp.get('eval_every'))} env steps on the same separately "
+        f"seeded episodes, trains on one thread, one process per seed, the {sides} sides "
+        "interleaved seed by seed. cartpole and SB3 DQN have a budget of "
+        f"{num(st['steps'])} env steps"
+        + ((f", SB3 PPO {num(ppo_budget)} (its zoo `n_timesteps`, over which its linear "
+            "schedules run)." if ppo_budget == ppo_zoo.get("n_timesteps") else
+            f", SB3 PPO {num(ppo_budget)} (not its zoo `n_timesteps`: its linear schedules "
+            "run over this budget instead).") if ppo else "."),
         "",
         f"- **cartpole**: {code(ours[0]['command'].replace('--seed 0', '--seed N'))} "
         "(as a user runs it, in a folder of its own) with its default hyperparameters: "
-        f"Double DQN, {_hparams_text(hp)}; the gradient steps of one update run in one "
-        "XLA-compiled call, and acting is a numpy forward pass. Its time counts from the "
-        "start of training and includes its own evaluations. It stops at the first solving "
-        "evaluation once the confirmation episodes agree (`--stop-on-solve`, the "
-        f"default); the saved `.h5` is then evaluated on {st['final_episodes']} fresh "
-        "episodes." if ours else "- **cartpole**: no run recorded.",
+        f"Double DQN, {_hparams_text(hp)}. Its time counts from the start of training and "
+        "includes its own evaluations. It stops at the first solving evaluation once the "
+        "confirmation episodes agree (`--stop-on-solve`, the default); the saved `.h5` is "
+        f"then evaluated on {st['final_episodes']} fresh episodes." if ours
+        else "- **cartpole**: no run recorded.",
+        (f"- **stable-baselines3 PPO** with the rl-baselines3-zoo CartPole-v1 "
+         f"hyperparameters (its `hyperparams/ppo.yml`: {_all_items_text(ppo_zoo)}; "
+         "`lin_X` is the zoo's linear schedule from X down to 0 over the budget; the "
+         f"{ppo_zoo.get('n_envs', '')} envs built with `make_vec_env`, as the zoo builds "
+         "them). Its time is train-only: from just before its envs and model are built, "
+         "its evaluation callback excluded. It stops at its first solving evaluation, "
+         f"and the model of that moment is evaluated on {st['final_episodes']} fresh "
+         "episodes." if ppo
+         else f"- **stable-baselines3 PPO**: {NOT_MEASURED} (this results file predates "
+              "the PPO row; `make bench-solve` adds it)."),
         f"- **stable-baselines3 DQN** with the rl-baselines3-zoo CartPole-v1 hyperparameters "
-        f"({_hparams_text(zoo)}). Its time excludes its evaluation callback. It runs all "
+        f"({_hparams_text(zoo)}). Its time is train-only too. It runs all "
         f"{num(sb3_steps)} steps, and its final model is evaluated on "
-        f"{st['final_episodes']} episodes for context.",
+        f"{st['final_episodes']} episodes for context." if sb3
+        else "- **stable-baselines3 DQN**: no seed run (`--sb3-seeds 0`).",
         "",
-        f"The ratio compares medians over the seeds both sides ran ({len(paired)}: "
+    ]
+    if ppo is not None:
+        ratio_ppo = s.get("ratio_ppo")
+        lines += [
+            f"The headline compares cartpole's median time to solve over its {n_ours} seeds, "
+            f"its evaluations included, with SB3 PPO's train-only median over its "
+            f"{len(ppo)} seeds: **{secs(ratio_ppo)}** "
+            + (f"(target {_target(targets, 'ratio_ppo', ratio_ppo)})" if "ratio_ppo" in targets
+               else "") + ". "
+            f"{s['ours_solved']}/{n_ours} cartpole seeds solve and "
+            f"{s['ours_final_solves']}/{n_ours} saved models hold at least "
+            f"{st['threshold']:g} over {st['final_episodes']} fresh episodes (target: all "
+            f"of them; {met(s['ours_solved'] == n_ours and s['ours_final_solves'] == n_ours)})"
+            ".",
+            "",
+        ]
+    lines += [
+        f"The DQN ratio compares medians over the seeds both DQNs ran ({len(paired)}: "
         f"{', '.join(map(str, paired))}). A seed that never solves counts as slower than "
         "every seed that does. \"Training time\" is the whole trial: for cartpole, until "
-        "the confirmation lets it stop; for SB3, all of its steps "
+        "the confirmation lets it stop; for SB3 PPO, until its first solving evaluation; "
+        "for SB3 DQN, all of its steps "
         f"({secs(s['sb3_train_seconds_min'], 1)}–{secs(s['sb3_train_seconds_max'], 1)} s "
         f"in this run). The whole benchmark took {duration(data['duration_seconds'])}. "
         "Each run is deterministic for its seed on a given machine: a rerun gives the same "
         "steps and scores, and only the seconds move.",
         "",
-        *table(["figure", "cartpole DQN", "stable-baselines3 DQN (zoo config)"], [
-            [f"seeds solving within {num(st['steps'])} steps",
-             f"{s['ours_solved']}/{len(ours)}", f"{s['sb3_solved']}/{len(sb3)}"],
-            ["median time to solve, paired seeds (s)", secs(s["ours_median_seconds_paired"]),
-             secs(s["sb3_median_seconds"])],
-            ["ratio (cartpole / SB3)", f"**{secs(s['ratio'])}**", "1"],
-            [f"median time to solve, all {len(ours)} seeds (s)",
-             secs(s["ours_median_seconds"]), ""],
-            [f"saved model solves a {st['final_episodes']}-episode evaluation",
-             f"{s['ours_final_solves']}/{len(ours)}",
+    ]
+
+    def ppo_cell(text: str) -> str:
+        return text if ppo is not None else NOT_MEASURED
+
+    header = ["figure", "cartpole DQN", "stable-baselines3 PPO (zoo config, train-only)",
+              "stable-baselines3 DQN (zoo config, train-only)"]
+    n_ppo = len(ppo or [])
+    lines += [
+        *table(header, [
+            ["seeds solving within the budget",
+             f"{s['ours_solved']}/{n_ours}",
+             ppo_cell(f"{s.get('ppo_solved')}/{n_ppo} (within {num(ppo_budget)} steps)"),
+             f"{s['sb3_solved']}/{len(sb3)}"],
+            ["median time to solve, all seeds of each (s)", secs(s["ours_median_seconds"]),
+             ppo_cell(secs(s.get("ppo_median_seconds"))), secs(s["sb3_median_seconds"])],
+            ["ratio (cartpole / SB3 PPO)",
+             ppo_cell(f"**{secs(s.get('ratio_ppo'))}** "
+                      + (f"(target {_target(targets, 'ratio_ppo', s.get('ratio_ppo'))})"
+                         if "ratio_ppo" in targets else "")),
+             ppo_cell("1"), ""],
+            [f"median time to solve, the {len(paired)} seeds both DQNs ran (s)",
+             secs(s["ours_median_seconds_paired"]), "", secs(s["sb3_median_seconds"])],
+            ["ratio (cartpole / SB3 DQN), those seeds", f"{secs(s['ratio'])}", "", "1"],
+            [f"model holds ≥ {st['threshold']:g} over {st['final_episodes']} fresh episodes",
+             f"{s['ours_final_solves']}/{n_ours} saved models",
+             ppo_cell(f"{s.get('ppo_final_solves')}/{n_ppo} (model at its solving "
+                      "evaluation)"),
              f"{s['sb3_final_solves']}/{len(sb3)} (model after {num(sb3_steps)} steps)"],
         ]),
         "",
-        "Per seed (\"whole process\": the command's wall clock, TensorFlow's or torch's "
-        "import included):",
+        "Per seed (\"whole process\": the command's wall clock from its start to its exit, "
+        "its imports included; SB3's processes import torch and, through its logger's "
+        "TensorBoard support, TensorFlow where it is installed):",
         "",
         *table(["side", "seed", "solved at step", "time to solve (s)", "training time (s)",
                 "whole process (s)", f"best {st['eval_episodes']}-ep eval",
-                f"{st['final_episodes']}-ep eval of the final model"],
+                f"{st['final_episodes']}-ep eval of the model kept"],
                [[r["impl"], str(r["seed"]), num(r["solved_at_step"]),
                  secs(r["solved_at_seconds"]), secs(r["train_seconds"], 1),
                  secs(r.get("process_wall"), 1), secs(r["best_eval"], 1),
                  secs(r.get("final_eval_mean"), 1)]
-                for r in sorted(ours + sb3, key=lambda r: (r["seed"], r["impl"]))]),
+                for r in sorted(ours + (ppo or []) + sb3,
+                                key=lambda r: (r["seed"], r["impl"]))]),
         "",
         *footer(data),
     ]
     return lines
 
 
+# --- start-up -----------------------------------------------------------------------------
+
+# (row key in the summary, what it is, how it is measured)
+STARTUP_ROWS = (
+    ("interpreter", "interpreter start", "`python -c pass`, a process of its own"),
+    ("imports", "imports of the command line",
+     "`python -c \"{cli_import}\"` minus the interpreter"),
+    ("startup_rest", "rest of the start: command line, plan, the trial's own imports",
+     "`phases.startup` (process start to trial start) minus the two rows above"),
+    ("env", "env creation", "`phases.env`"),
+    ("build", "network build (numpy weights: nothing is compiled)", "`phases.build`"),
+    ("acting", "acting: action choice, env steps, replay buffer", "`phases.acting`"),
+    ("learning", "learning: gradient updates", "`phases.learning`"),
+    ("evaluation", "evaluations (20 greedy episodes each)", "`phases.evaluation`"),
+    ("confirmation", "confirmation (80 more greedy episodes)", "`phases.confirmation`"),
+    ("saving", "saving the model and its metadata", "`phases.saving`"),
+    ("metrics_close", "closing the metrics engines", "`phases.metrics_close`"),
+    ("other", "other: the group's steps around the trial, output, exit",
+     "whole command minus every row above, per run"),
+)
+TOP_PACKAGES = 8
+
+
+def _import_rows(profile: dict[str, Any]) -> list[list[str]]:
+    cli, whole = profile["cli"]["packages"], profile["command"]["packages"]
+    names = list(whole)[:TOP_PACKAGES]
+    rows = [[code(n) if not n.startswith("(") else n,
+             secs(cli[n]["seconds"]) if n in cli else "—", secs(whole[n]["seconds"]),
+             str(whole[n]["modules"])] for n in names]
+    rest = [n for n in whole if n not in names]
+    if rest:
+        rows.append([f"{len(rest)} other packages",
+                     secs(sum(cli[n]["seconds"] for n in rest if n in cli)),
+                     secs(sum(whole[n]["seconds"] for n in rest)),
+                     str(sum(whole[n]["modules"] for n in rest))])
+    rows.append(["**all imports**", secs(profile["cli"]["total_seconds"]),
+                 secs(profile["command"]["total_seconds"]),
+                 str(profile["command"]["modules"])])
+    return rows
+
+
+def startup_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Start-up: where one `cartpole train` spends its time (`benchmarks/startup.py`)",
+             ""]
+    if data is None:
+        return [*lines, not_run("startup")]
+    st, res = data["settings"], data["results"]
+    s, runs = res["summary"], res["runs"]
+    targets = st.get("targets", {})
+    whole = s["whole"]
+    n = len(runs)
+    rows = []
+    for key, label, how in STARTUP_ROWS:
+        value = s["rows"].get(key)
+        share = f"{100 * value / whole:.0f}%" if value is not None and whole else ""
+        rows.append([label, secs(value) if value is not None else NOT_MEASURED, share,
+                     how.format(cli_import=st.get("cli_import", ""))])
+    rows.append(["**whole command**", f"**{secs(whole)}**", "100%",
+                 "wall clock from start to exit"])
+    heavy = res["import_profile"]["command"]["heavy_imported"]
+    watched = ", ".join(f"`{h}`" for h in st.get("heavy", []))
+    alt_rows = []
+    interp = s["rows"].get("interpreter")
+    for alt in res["alternatives"]:
+        if not alt["installed"]:
+            alt_rows.append([alt["label"], code(alt["code"]),
+                             "not installed in this environment: skipped", ""])
+            continue
+        m = alt.get("median")
+        alt_rows.append([alt["label"], code(alt["code"]), secs(m),
+                         secs(m - interp) if m is not None and interp is not None else "—"])
+    ratio = s["whole_over_training"]
+    lines += [
+        f"{code(st['command'])}, run {n} time{'s' if n != 1 else ''} as a user runs it, each "
+        "in a fresh empty folder; every figure is the median over the runs of that figure "
+        "alone, so the rows need not add up exactly to the whole. The trial's phases are "
+        "the wall seconds its own clocks give in its result.json; the interpreter and the "
+        f"imports are measured as whole `python -c` processes, {n} of each, in turn with "
+        "the runs."
+        + ("" if s["phases_measured"] else
+           " The cartpole version measured writes no `phases` into result.json, so only the "
+           "start, the training seconds and the whole are known for this run."),
+        "",
+        *table(["part", "median (s)", "share of the whole", "measured as"], rows),
+        "",
+        *table(["figure", "value", "target"], [
+            ["training: the trial's own `seconds` (env to confirmation), median (s)",
+             secs(s["training_seconds"]), ""],
+            ["whole command / training seconds, median (max)",
+             f"**{secs(ratio)}** ({secs(s['whole_over_training_max'])})",
+             _target(targets, "whole_over_training", ratio)],
+            ["peak memory of the command, median (max) (MiB)",
+             f"**{num(s['peak_rss_mb'])}** ({num(s['peak_rss_mb_max'])})",
+             _target(targets, "peak_rss_mb", s["peak_rss_mb_max"], "{:g} MiB")],
+            ["start-up: process start to trial start, median (s)",
+             secs(s["startup"]) if s["startup"] is not None else NOT_MEASURED, ""],
+        ]),
+        "",
+        f"Peak memory is {st.get('peak_memory', 'ru_maxrss')} on the command's process (the "
+        "largest of it and any child it waited for). Per run:",
+        "",
+        *table(["run", "whole (s)", "training (s)", "whole / training", "start-up (s)",
+                "learning (s)", "acting (s)", "evaluation (s)", "confirmation (s)",
+                "steps", "peak memory (MiB)"],
+               [[str(i + 1), secs(r["wall"]), secs(r["seconds"]),
+                 secs(r["wall"] / r["seconds"]) if r["seconds"] else "—",
+                 *(secs((r["phases"] or {}).get(k)) for k in
+                   ("startup", "learning", "acting", "evaluation", "confirmation")),
+                 num(r["steps"]), num(r["peak_rss_mb"])] for i, r in enumerate(runs)]),
+        "",
+        "Imports by top-level package, from one more run of the same command with "
+        "`PYTHONPROFILEIMPORTTIME=1` (untimed, the first, so it also warms the disk cache) "
+        f"and from `python -X importtime -c \"{st.get('cli_import', '')}\"`: each module's "
+        "own import time (`self`), summed per package, profiler overhead included. "
+        + (f"The whole command imported none of {watched}." if not heavy else
+           "The whole command imported " + ", ".join(f"`{h}`" for h in heavy)
+           + f" (of those watched: {watched})."),
+        "",
+        *table(["package", "at `cartpole.cli` import (s)", "in the whole command (s)",
+                "modules"], _import_rows(res["import_profile"])),
+        "",
+        "For reference, what a trial would pay to import a framework (or pays for the "
+        f"least it needs): each a whole `python -c` process, median of {n}. TensorFlow's "
+        "row is what a trial no longer pays when training imports no TensorFlow.",
+        "",
+        *table(["import", "code", "whole process, median (s)", "minus the interpreter (s)"],
+               alt_rows),
+        "",
+        *STARTUP_TRIED,
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# What was tried to cut a trial's start-up, and what each gave (the figures are in the
+# tables of this page; nothing here is a measurement of its own).
+STARTUP_TRIED = [
+    "What was tried to make a trial spend its time learning, and what each gave:",
+    "",
+    "- **TensorFlow with its import narrowed** (scikit-learn, pandas and matplotlib kept "
+    "out while it loads; an earlier version): still the largest part of every process, "
+    "longer than a whole CartPole training, with the update compiled again by XLA in "
+    "each trial process. Not enough.",
+    "- **No framework: a numpy learner** (kept; `cartpole/agent/dqn.py`). The update is "
+    "the one Keras's Adam and Huber make, on float32, and the `.h5` is still a Keras "
+    "file (h5py writes its legacy layout; the tests load it in Keras 3). No import, no "
+    "compilation; the learning row above is what it costs. One finding on the way: "
+    "Adam's moments of weights whose gradient stays zero decay into float32's "
+    "subnormal range, which x86 computes many times slower, and TensorFlow hid this by "
+    "setting the CPU's flush-to-zero mode; the learner now flushes them itself, which "
+    "made its Adam step several times faster.",
+    "- **Keras 3 on a faster-importing backend**: torch's import is in the table above; "
+    "JAX was not installed here. Either still imports Keras and compiles per process, "
+    "for a network this small. Not kept.",
+    "- **A compiled gradient step (numba)**: not kept. A step is mostly small matrix "
+    "products that numpy already hands to BLAS, and numba's own import and compilation "
+    "would be paid by every process.",
+    "- **Vectorised evaluation** (kept): the 20 evaluation and 80 confirmation episodes "
+    "step together in gymnasium's numpy-vectorised CartPole, one forward pass per step, "
+    "each episode started in the state its own seed gives, so scores are exactly those "
+    "of one env per seed (the tests compare them). Its cost is in the evaluation and "
+    "confirmation rows above.",
+    "- **A fork server for the grid** (kept; `cartpole/grid/backends/forkserver.py`): "
+    "one process per group imports the trial code once and forks a child per trial; "
+    "each child is a process of its own, in a session of its own, and a crash ends one "
+    "trial only (tested). The grid section below gives each trial's start-up.",
+]
+
+
 # --- grid ----------------------------------------------------------------------------------
+
+def _wall_over_training(run: dict[str, Any]) -> float | None:
+    """wall / (summed training seconds / workers); computed where an older file lacks it."""
+    if run.get("wall_over_training") is not None:
+        return run["wall_over_training"]
+    return (run["wall"] / (run["train_seconds_sum"] / run["workers"])
+            if run.get("train_seconds_sum") else None)
+
+
+def _startup_cell(run: dict[str, Any]) -> str:
+    if run.get("startup_seconds_median") is None:
+        return NOT_MEASURED
+    return f"{secs(run['startup_seconds_median'])} / {secs(run['startup_seconds_max'])}"
+
+
+def _rss_cell(run: dict[str, Any]) -> str:
+    if run.get("peak_rss_mb_max") is None:
+        return NOT_MEASURED
+    return f"{run['peak_rss_mb_max']:.0f} / {run['peak_rss_mb_mean']:.0f}"
+
 
 def grid_section(data: dict[str, Any] | None) -> list[str]:
     lines = ["## Grid search: parallel efficiency (`benchmarks/grid_parallel.py`)", ""]
     if data is None:
         return [*lines, not_run("grid")]
     st, pairs = data["settings"], data["results"]["pairs"]
+    targets = st.get("targets", {})
     first = pairs[0]
     one, two = first["one"], first["two"]
     growth = two["train_seconds_sum"] / one["train_seconds_sum"] - 1
     ratios = [p["ratio"] for p in pairs]
+    wot = _wall_over_training(two)
+    rss_target = targets.get("peak_rss_mb")
+    rss_max = max((p[k]["peak_rss_mb_max"] for p in pairs for k in ("one", "two")
+                   if p[k].get("peak_rss_mb_max") is not None), default=None)
+    verdicts = []
+    if "wall_over_training" in targets:
+        verdicts.append(f"with `--workers 2`, the wall clock is {secs(wot)}× the summed "
+                        "training seconds divided by 2 (target "
+                        f"{_target(targets, 'wall_over_training', wot)})")
+    if rss_target is not None:
+        verdicts.append("the largest trial process peaked at "
+                        + (f"{rss_max:.0f} MiB" if rss_max is not None else "an unmeasured size")
+                        + f" (target {_target(targets, 'peak_rss_mb', rss_max, '{:g} MiB')})")
     lines += [
         f"{an(one['trials']).capitalize()} {one['trials']}-combination grid "
         f"({code(st['grid'])}) runs twice in one "
         "benchmark: with `--workers 1`, which is the same trials one by one, and with "
-        "`--workers 2`. Each trial is a fresh process on one TensorFlow thread with a fixed "
+        "`--workers 2`. Each trial is a fresh process on one thread with a fixed "
         f"budget of {num(st['steps'])} env steps and no early stop, so both runs do the "
         "same work. The ratio is the wall clock of the second run over the first; the "
-        f"target is at most {st['target_ratio']:g}. Peak memory is each worker's own "
-        "maximum resident set (`ru_maxrss`), read at the end of its trial.",
+        f"target is at most {st['target_ratio']:g}. Peak memory is each trial process's own "
+        "maximum resident set (`ru_maxrss`), read at the end of its trial. Start-up is "
+        "each trial process's time from its start to its trial's start (`phases.startup` "
+        "in its result.json: interpreter, imports, reading its job).",
         "",
         "Two trials that train side by side are each slower than one alone: in this run the "
-        f"summed training time inside the trials grew by {100 * growth:.0f}% with two "
+        f"summed training time inside the trials {'grew' if growth >= 0 else 'shrank'} by "
+        f"{abs(100 * growth):.0f}% with two "
         f"workers, so the ratio sits {'above' if ratios[0] > 0.5 else 'at or below'} the "
         f"ideal 0.5. Target {met(max(ratios) <= st['target_ratio'])} "
         + (f"in every one of the {len(pairs)} repeats (ratios "
            f"{', '.join(f'{r:.2f}' for r in ratios)})." if len(pairs) > 1
-           else f"(ratio {ratios[0]:.2f}, one repeat; `--repeats N` runs the pair N times)."),
+           else f"(ratio {ratios[0]:.2f}, one repeat; `--repeats N` runs the pair N times).")
+        + (" Also " + "; ".join(verdicts) + "." if verdicts else ""),
         "",
         *table(["figure", "`--workers 1`", "`--workers 2`"], [
-            [f"wall clock of the {one['trials']}-trial grid (s)", secs(one["wall"], 1),
-             secs(two["wall"], 1)],
+            [f"wall clock of the {one['trials']}-trial grid, the whole command (s)",
+             secs(one["wall"], 1), secs(two["wall"], 1)],
             ["of which training inside the trials, summed (s)",
              secs(one["train_seconds_sum"], 1), secs(two["train_seconds_sum"], 1)],
+            ["wall / (summed training / workers)", secs(_wall_over_training(one)),
+             f"**{secs(wot)}**" + (f" (target ≤ {targets['wall_over_training']:g})"
+                                   if "wall_over_training" in targets else "")],
             ["ratio to one by one", "1",
              f"**{first['ratio']:.2f}** (target ≤ {st['target_ratio']:g})"],
-            ["peak memory per worker, max / mean (MiB)",
-             f"{one['peak_rss_mb_max']:.0f} / {one['peak_rss_mb_mean']:.0f}",
-             f"{two['peak_rss_mb_max']:.0f} / {two['peak_rss_mb_mean']:.0f}"],
+            ["trial start-up, median / max (s)", _startup_cell(one), _startup_cell(two)],
+            ["peak memory per trial process, max / mean (MiB)"
+             + (f", target ≤ {rss_target:g}" if rss_target is not None else ""),
+             _rss_cell(one), _rss_cell(two)],
             ["same scores in both runs", "yes" if first["same_scores"] else "**no**", ""],
             ["load average before the run (1-min)", secs(one.get("load_1min")),
              secs(two.get("load_1min"))],
         ]),
         "",
         f"Commands: {code(one['command'])} and {code(two['command'])}, each in an empty "
-        "folder; the wall clock includes every trial process's start and TensorFlow import.",
+        "folder; the wall clock includes every trial process's start and imports.",
         "",
         *footer(data),
     ]
@@ -326,7 +618,7 @@ def metrics_section(data: dict[str, Any] | None) -> list[str]:
         "",
         "Two times per run. *Training* is the trial's own clock: the engines' background "
         "threads (batching, HTTP) share the process with training while it runs. *Whole "
-        "process* is the command's wall clock from start to exit: TensorFlow's import, the "
+        "process* is the command's wall clock from start to exit: its imports, the "
         "group's open step (MLflow's parent run), training, the engines' close (flushing "
         "their queues, the MLflow upload of the model), the group's close step (Visdom's "
         "summary chart, the MLflow model registry) and the exit. \"Outside training\" is "
@@ -651,8 +943,8 @@ def remote_section(data: dict[str, Any] | None) -> list[str]:
 # --- the whole page ------------------------------------------------------------------------
 
 SECTIONS: dict[str, Callable[[dict[str, Any] | None], list[str]]] = {
-    "solve": solve_section, "grid": grid_section, "metrics": metrics_section,
-    "serve-stacks": serve_section, "remote": remote_section,
+    "solve": solve_section, "startup": startup_section, "grid": grid_section,
+    "metrics": metrics_section, "serve-stacks": serve_section, "remote": remote_section,
 }
 
 
@@ -719,7 +1011,7 @@ def train_block(results: Results) -> str:
     return "\n".join([
         f"The training itself then takes about {about(s['ours_median_train_seconds'])} s on "
         f"one core (the median of {len(ours)} seeds in `make bench-solve`, "
-        f"{data['date'][:10]}; the whole command, TensorFlow's import included, about "
+        f"{data['date'][:10]}; the whole command, from its start to its exit, about "
         f"{about(s['ours_median_process_wall'])} s): it stops once a "
         f"{st['eval_episodes']}-episode greedy evaluation reaches CartPole-v1's threshold of "
         f"{st['threshold']:g} and 80 more episodes confirm it. Its last two lines are a "
@@ -761,28 +1053,38 @@ def performance_block(results: Results) -> str:
         n = len(solve["results"]["cartpole"])
         m = solve["machine"]
         paired = len(s["paired_seeds"])
-        ratio = (f"; on the {paired} seeds both it and stable-baselines3 DQN (with its tuned zoo "
+        ppo = solve["results"].get("sb3_ppo")
+        text = (f"On the reference machine ({m['cpu_model']}, {m['cores']} cores, one thread "
+                f"per run), `cartpole train` solves CartPole-v1 in a median of "
+                f"{secs(s['ours_median_seconds'], 1)} s over {n} seeds, its own evaluations "
+                "included.")
+        if ppo and s.get("ratio_ppo") is not None:
+            text += (f" Side by side in the same run, stable-baselines3 PPO with its tuned zoo "
+                     f"hyperparameters needs a median of {secs(s['ppo_median_seconds'], 1)} s "
+                     f"of training alone ({len(ppo)} seeds, its evaluations not counted): "
+                     f"cartpole takes {times(s['ratio_ppo'])} that.")
+        elif ppo:
+            text += (" Stable-baselines3 PPO, side by side in the same run, had no finite "
+                     "median to compare with.")
+        text += (f" On the {paired} seeds both it and stable-baselines3 DQN (with its tuned zoo "
                  f"hyperparameters) ran, side by side in one run, its median is "
                  f"{secs(s['ours_median_seconds_paired'], 1)} s against "
-                 f"{secs(s['sb3_median_seconds'], 1)} s: {times(s['ratio'])} the time"
+                 f"{secs(s['sb3_median_seconds'], 1)} s: {times(s['ratio'])} the time."
                  if s["ratio"] is not None
-                 else "; stable-baselines3 DQN had no finite median to compare with")
+                 else " Stable-baselines3 DQN had no finite median to compare with.")
         parts.append(
-            f"On the reference machine ({m['cpu_model']}, {m['cores']} cores, one thread per "
-            f"run), `cartpole train` solves CartPole-v1 in a median of "
-            f"{secs(s['ours_median_seconds'], 1)} s over {n} seeds{ratio}. {s['ours_solved']} "
-            f"of {n} seeds solve within {num(st['steps'])} steps, and "
-            f"{s['ours_final_solves']} of {n} saved models hold a {st['final_episodes']}-episode "
-            f"mean of at least {st['threshold']:g} (`make bench-solve`, {solve['date'][:10]}; "
-            f"{load_note(solve)}).")
+            f"{text} {s['ours_solved']} of {n} seeds solve within {num(st['steps'])} steps, "
+            f"and {s['ours_final_solves']} of {n} saved models hold a "
+            f"{st['final_episodes']}-episode mean of at least {st['threshold']:g} "
+            f"(`make bench-solve`, {solve['date'][:10]}; {load_note(solve)}).")
     else:
         parts.append("Training speed: " + not_run("solve"))
     parts.append(
-        "`make bench` runs every benchmark (time to solve against stable-baselines3 DQN, the "
-        "grid's parallel efficiency, the metrics engines' overhead, serving stacks, the "
-        "remote agent), writes its raw results to `benchmarks/results/` and rewrites "
-        "[docs/benchmarks.md](docs/benchmarks.md), with each table's command, and the "
-        "figures in this README.")
+        "`make bench` runs every benchmark (time to solve against stable-baselines3 PPO and "
+        "DQN, where the time of one training command goes, the grid's parallel efficiency, "
+        "the metrics engines' overhead, serving stacks, the remote agent), writes its raw "
+        "results to `benchmarks/results/` and rewrites [docs/benchmarks.md](docs/benchmarks.md), "
+        "with each table's command, and the figures in this README.")
     serve, remote = results.get("serve-stacks"), results.get("remote")
     said = []
     if serve:

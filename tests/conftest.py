@@ -7,6 +7,7 @@ fails, so the fast tier stays fast.
 """
 
 import os
+import signal
 import subprocess
 import time
 
@@ -75,15 +76,23 @@ def pytest_addoption(parser):
                           "wall time as a multiple of it")
 
 
+def pytest_configure(config):
+    # A shell without job control starts background commands with SIGINT ignored
+    # (`make test &` in a script, `nohup`), and every child inherits that: the tests
+    # that press Ctrl-C on a command would then see it run on. The tests' children must
+    # get Python's default Ctrl-C, as from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def pytest_sessionstart(session):
     session.config._cartpole_started = time.monotonic()
     if session.config.pluginmanager.hasplugin("dsession"):
         return  # pytest-xdist's controller: its workers run the tests
-    # TensorFlow's threads, fixed once for the whole session as the CLI does; before any
-    # test, since thread counts can be set only before TensorFlow's first op.
-    from cartpole.training.runtime import configure_tensorflow
+    # numpy's BLAS threads, fixed once for the whole session as a trial does.
+    from cartpole.training.runtime import limit_threads
 
-    configure_tensorflow(1)
+    limit_threads(1)
 
 
 def pytest_terminal_summary(terminalreporter, config):

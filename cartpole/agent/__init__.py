@@ -1,3 +1,3 @@
-"""The DQN agent: Q-network, replay buffer, learner, a numpy policy for acting, and its
-.h5 model file (written, read, published with its metadata). TensorFlow loads only
-through ``backend``; nothing here imports cli, grid or metrics."""
+"""The DQN agent: replay buffer, numpy learner, a numpy policy for acting, and its
+.h5 model file (written, read, published with its metadata). Nothing here imports a
+deep-learning framework, nor cli, grid or metrics."""

@@ -49,7 +49,7 @@ class CartpoleGroup(click.Group):
 @click.group(cls=CartpoleGroup, context_settings=CONTEXT, epilog="""\b
 Examples:
   cartpole train --seed 0                          train CartPole-v1 with the defaults
-  cartpole -e 30 train --gamma 0.9 0.99 --batch-size 32 64 --workers 2
+  cartpole train --gamma 0.9 0.99 --batch-size 32 64 --steps 20000 --workers 2
   cartpole train --gamma 0.9:0.99:4 --seeds 3      a range and three seeds per combination
   cartpole status                                  the latest group, from any terminal
   cartpole report --screenshot report.png          an HTML report of the latest group

@@ -20,7 +20,7 @@ from cartpole.paths import DEFAULT_MODEL, RUNS_DIR
 TRAIN_EPILOG = """\b
 Examples:
   cartpole train --seed 0
-  cartpole -e 30 train --gamma 0.9 0.99 --batch_size 32 64 --workers 2
+  cartpole train --gamma 0.9 0.99 --batch_size 32 64 --steps 20000 --workers 2
   cartpole train --learning-rate 1e-3:3e-3:3 --hidden-sizes 64,64 128,128 --seeds 3
   cartpole train --resume 20261122-061232-8ff2      rerun the trials that did not complete
   cartpole train --gamma 0.9:0.99:4 --seeds 3 --dry-run   list the 12 trials, run nothing
@@ -82,7 +82,7 @@ Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials fail
 @click.option("--gif", "gif_path", default=None,
               help="Record one greedy episode of the best model as a GIF here.  [default: none]")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="TensorFlow threads per trial.")
+              help="numpy (BLAS) threads per trial.")
 @click.option("--dry-run", is_flag=True,
               help="Check every input and list the trials the command would run, then stop: "
                    "nothing trains and nothing is written.")

@@ -44,6 +44,20 @@ def _scored(trial: dict[str, Any]) -> bool:
     return trial.get("status") in ("completed", "interrupted") and trial.get("score") is not None
 
 
+# A combination with no scored seed takes the status of its furthest seed: one that never
+# started is pending, as `cartpole status` says of its trials, not failed.
+_UNSCORED = ("running", "stale", "failed", "interrupted", "pending")
+
+
+def _combination_status(members: list[dict[str, Any]], scored: bool) -> str:
+    statuses = {t["status"] for t in members}
+    if statuses == {"completed"}:
+        return "completed"
+    if scored:
+        return "partial"
+    return next((s for s in _UNSCORED if s in statuses), "failed")
+
+
 def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per combination (its seeds pooled), best mean score first."""
     combos: dict[str, list[dict[str, Any]]] = {}
@@ -55,8 +69,7 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
         scores = [t["score"] for t in done]
         best = max(done, key=lambda t: t["score"]) if done else None
         rows.append({
-            "status": ("completed" if all(t["status"] == "completed" for t in members)
-                       else "partial" if done else "failed"),
+            "status": _combination_status(members, bool(done)),
             "score_mean": statistics.fmean(scores) if scores else None,
             "score_std": statistics.pstdev(scores) if len(scores) > 1 else None,
             "seeds": len(done),
@@ -69,8 +82,7 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "hparams": members[0]["hparams"],
         })
     # Combinations with every seed scored first: a lone surviving seed must not win.
-    order = {"completed": 0, "partial": 1, "failed": 2}
-    rows.sort(key=lambda r: (r["score_mean"] is None, order[r["status"]] > 0,
+    rows.sort(key=lambda r: (r["score_mean"] is None, r["status"] != "completed",
                              -(r["score_mean"] or 0.0), -(r["best_score"] or 0.0)))
     return [{"rank": i + 1, **r} for i, r in enumerate(rows)]
 

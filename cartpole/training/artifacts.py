@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from cartpole import __version__
-from cartpole.agent.h5 import keras_writer
+from cartpole.agent.h5 import h5_writer
 from cartpole.agent.modelfile import read_pair
 from cartpole.agent.publish import publish_pair, publish_pair_bytes
 from cartpole.fileio import write_json
@@ -22,7 +22,7 @@ from cartpole.paths import METADATA_FILE, MODEL_FILE, model_paths
 
 METADATA_FORMAT = "cartpole-model/1"
 
-_VERSIONED = ("numpy", "tensorflow", "tensorflow-cpu", "keras", "gymnasium", "h5py")
+_VERSIONED = ("numpy", "gymnasium", "h5py")
 
 
 def library_versions() -> dict[str, str]:
@@ -39,10 +39,11 @@ def save_model(h5: Path, meta: Path, obs_dim: int, n_actions: int,
                hidden_sizes: Sequence[int], weights: Sequence[np.ndarray],
                metadata: dict[str, Any]) -> None:
     """Save the .h5 and its metadata as one pair (see ``cartpole/agent/publish.py``)."""
-    from cartpole.agent.network import build_q_network  # TensorFlow: only when saving
-
-    model = build_q_network(obs_dim, n_actions, hidden_sizes, weights=weights)
-    publish_pair(h5, meta, keras_writer(model), _with_versions(metadata))
+    shapes = [w.shape for w in weights[0::2]]
+    expected = list(zip([obs_dim, *hidden_sizes], [*hidden_sizes, n_actions], strict=True))
+    if shapes != expected:
+        raise ValueError(f"weights of shapes {shapes} are not a {expected} MLP")
+    publish_pair(h5, meta, h5_writer(weights), _with_versions(metadata))
 
 
 def publish_model(trial_dir: Path, file_name: str | Path) -> tuple[Path, Path]:

@@ -11,18 +11,21 @@ from typing import Any
 
 import numpy as np
 
+from cartpole.agent.dqn import DQNLearner
 from cartpole.agent.policy import NumpyPolicy
 from cartpole.agent.replay import ReplayBuffer
 from cartpole.envs.make import DEFAULT_ENV, make_env
 from cartpole.hparams import HParams
 from cartpole.metrics import Recorder
+from cartpole.training.evaluate import Evaluator
+from cartpole.training.phases import PhaseClock, process_age
+from cartpole.training.runtime import seed_everything
 from cartpole.training.selection import Selector
 from cartpole.training.stopping import stop_requests
 
 DEFAULT_STEPS = 50_000
 EVAL_SEED_OFFSET = 1_000_003  # evaluation envs never share seeds with the training env
 CONFIRM_SEED_OFFSET = 3_000_017
-MAX_EVAL_ENVS = 32
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ class TrialOutcome:
     reward_threshold: float | None
     evaluations: list[dict[str, Any]]
     interrupted: bool = False
+    phases: dict[str, float | None] = field(default_factory=dict)  # see phases.py
 
     @property
     def solved(self) -> bool:
@@ -109,29 +113,31 @@ def run_trial(
     on_progress: ProgressFn | None = None,
 ) -> TrialOutcome:
     """Train one DQN agent as ``spec`` says and return its best evaluated weights."""
-    from cartpole.agent.dqn import DQNLearner  # TensorFlow loads only when training
-    from cartpole.training.runtime import seed_everything
-
     hp = spec.hparams
     emit = _emitter(recorder or Recorder(), group, trial)
     notify = on_progress or (lambda p: None)
+    clock = PhaseClock()
+    startup = process_age()
     seed_everything(spec.seed)
     started = time.perf_counter()
 
-    env = make_env(spec.env_id, spec.max_episode_steps, "human" if spec.render else None)
-    eval_envs = [make_env(spec.env_id, spec.max_episode_steps)
-                 for _ in range(min(hp.eval_episodes, MAX_EVAL_ENVS))]
+    with clock.timing("env"):
+        env = make_env(spec.env_id, spec.max_episode_steps,
+                       "human" if spec.render else None)
+        evaluator = Evaluator(spec.env_id, spec.max_episode_steps,
+                              max(hp.eval_episodes, spec.confirm_episodes))
     threshold = spec.reward_threshold
     if threshold is None and env.spec:
         threshold = env.spec.reward_threshold
     obs_dim = int(np.prod(env.observation_space.shape))
     n_actions = int(env.action_space.n)
 
-    learner = DQNLearner(obs_dim, n_actions, hp)
-    policy = NumpyPolicy(learner.weights())
-    buffer = ReplayBuffer(hp.buffer_size, obs_dim)
+    with clock.timing("build"):
+        learner = DQNLearner(obs_dim, n_actions, hp, seed=spec.seed)
+        policy = NumpyPolicy(learner.weights())
+        buffer = ReplayBuffer(hp.buffer_size, obs_dim)
     rng = np.random.default_rng(spec.seed)
-    selector = Selector(eval_envs, spec.eval_seeds(), spec.confirm_seeds(), threshold,
+    selector = Selector(evaluator, spec.eval_seeds(), spec.confirm_seeds(), threshold,
                         started)
     emit("trial_start", hparams=hp.to_dict(), env=spec.env_id, seed=spec.seed)
 
@@ -154,6 +160,7 @@ def run_trial(
 
     obs = _flat(env.reset(seed=spec.seed)[0])
     interrupted = False
+    loop_started = time.perf_counter()
     try:
         with stop_requests() as stop:
             while not ((budget is not None and step >= budget)
@@ -176,8 +183,10 @@ def run_trial(
                 progress.step, progress.epsilon = step, epsilon
 
                 if step >= hp.learning_starts and step % hp.train_freq == 0:
-                    loss = learner.update(buffer.sample(rng, hp.gradient_steps, hp.batch_size))
-                    policy.set_weights(learner.weights())
+                    with clock.timing("learning"):
+                        loss = learner.update(buffer.sample(rng, hp.gradient_steps,
+                                                            hp.batch_size))
+                        policy.set_weights(learner.weights())
 
                 if terminated or truncated:
                     progress.episode += 1
@@ -199,9 +208,14 @@ def run_trial(
     except KeyboardInterrupt:
         interrupted = True  # keep what was learnt so far: the best snapshot is saved
     finally:
+        loop_seconds = time.perf_counter() - loop_started
         env.close()
-        for e in eval_envs:
-            e.close()
+        evaluator.close()
+
+    clock.add("evaluation", selector.seconds["evaluation"])
+    clock.add("confirmation", selector.seconds["confirmation"])
+    clock.add("acting", loop_seconds - sum(clock.seconds.get(p, 0.0) for p in
+                                           ("learning", "evaluation", "confirmation")))
 
     best = selector.best
     solved_at = selector.solved_at
@@ -219,6 +233,8 @@ def run_trial(
         reward_threshold=threshold,
         evaluations=selector.history,
         interrupted=interrupted,
+        phases={"startup": round(startup, 3) if startup is not None else None,
+                **clock.rounded()},
     )
     emit("trial_end", score=outcome.best_score, eval_std=outcome.best_std,
          steps=step, episodes=outcome.episodes, seconds=round(outcome.seconds, 3),

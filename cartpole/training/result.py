@@ -51,6 +51,7 @@ class TrialResult:
     kept: str | None = None  # KEPT_PREVIOUS: the figures above are the earlier model's
     rerun_score: float | None = None  # with ``kept``: this attempt's own best score
     undelivered: dict[str, int] = field(default_factory=dict)  # events per engine
+    phases: dict[str, float | None] = field(default_factory=dict)  # training/phases.py
     extra: dict[str, Any] = field(default_factory=dict)
     missing: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 

@@ -1,36 +1,24 @@
-"""Process-wide TensorFlow settings: threads, determinism and seeds."""
+"""Process-wide settings of a trial: numeric threads and seeds."""
 
 from __future__ import annotations
 
-import logging
 import random
 
 import numpy as np
 
-log = logging.getLogger(__name__)
 
+def limit_threads(threads: int = 1) -> None:
+    """Keep numpy's BLAS to ``threads`` threads for the rest of the process.
 
-def configure_tensorflow(threads: int = 1) -> None:
-    """Limit TensorFlow's thread pools and make its ops deterministic.
-
-    Thread counts can be set only before TensorFlow runs its first op; later
-    calls keep whatever was set first.
+    The networks are small enough that one thread is the fastest, and two trials on
+    two cores must not fight over four threads.
     """
-    from cartpole.agent.backend import tf
+    from threadpoolctl import threadpool_limits
 
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        log.debug("TensorFlow already initialised; keeping its thread settings")
-    tf.config.experimental.enable_op_determinism()
-    tf.get_logger().setLevel(logging.ERROR)
+    threadpool_limits(limits=threads, user_api="blas")
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, numpy's global state and TensorFlow/Keras."""
-    from cartpole.agent.backend import keras
-
+    """Seed Python's and numpy's global generators (the trial also has its own)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    keras.utils.set_random_seed(seed % 2**32)

@@ -5,12 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import gymnasium as gym
 import numpy as np
 
-from cartpole.training.evaluate import GreedyFn, evaluate
+from cartpole.training.evaluate import EvalResult, GreedyFn
+
+
+class Runner(Protocol):
+    """What ``Selector`` needs of an evaluator (``Evaluator`` is one)."""
+
+    def run(self, act: GreedyFn, seeds: Sequence[int]) -> EvalResult: ...
 
 
 @dataclass
@@ -35,18 +40,21 @@ class Selector:
     confirmation held, or, when confirmation is off (``confirm=False`` or no
     ``confirm_seeds``), the first that reached the threshold. An evaluation that
     reached it but failed its confirmation does not count.
+
+    ``seconds`` adds up the wall time spent playing plain evaluations and confirmations.
     """
 
-    def __init__(self, envs: Sequence[gym.Env], seeds: Sequence[int],
+    def __init__(self, evaluator: Runner, seeds: Sequence[int],
                  confirm_seeds: Sequence[int], threshold: float | None,
                  started: float | None = None) -> None:
-        self.envs, self.seeds, self.confirm_seeds = envs, list(seeds), list(confirm_seeds)
+        self.evaluator, self.seeds, self.confirm_seeds = evaluator, list(seeds), list(confirm_seeds)
         self.threshold = threshold
         self.started = time.perf_counter() if started is None else started
         self.best: Snapshot | None = None
         self.solved_at: tuple[int, float] | None = None
         self.confirmed = False
         self.history: list[dict[str, Any]] = []
+        self.seconds: dict[str, float] = {"evaluation": 0.0, "confirmation": 0.0}
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -54,7 +62,7 @@ class Selector:
     def evaluate(self, step: int, act: GreedyFn,
                  weights: Callable[[], list[np.ndarray]], confirm: bool) -> dict[str, Any]:
         """Evaluate at ``step``; return the record (also kept in ``history``)."""
-        result = evaluate(self.envs, act, self.seeds)
+        result = self._timed("evaluation", act, self.seeds)
         record: dict[str, Any] = {"step": step, "eval_mean": result.mean,
                                   "eval_std": result.std, "seconds": round(self.elapsed(), 3)}
         reached = self.threshold is not None and result.mean >= self.threshold
@@ -64,7 +72,7 @@ class Selector:
         if self.best is None or result.mean > self.best.score:
             snapshot = Snapshot(step, result.mean, result.std, weights())
         if reached and confirming:
-            extra = evaluate(self.envs, act, self.confirm_seeds)
+            extra = self._timed("confirmation", act, self.confirm_seeds)
             overall = float(np.mean([*result.returns, *extra.returns]))
             record["confirm_mean"] = overall
             if overall >= self.threshold:  # type: ignore[operator]
@@ -78,3 +86,10 @@ class Selector:
         record["best"] = self.best.score if self.best else None
         self.history.append(record)
         return record
+
+    def _timed(self, kind: str, act: GreedyFn, seeds: Sequence[int]) -> EvalResult:
+        start = time.perf_counter()
+        try:
+            return self.evaluator.run(act, seeds)
+        finally:
+            self.seconds[kind] += time.perf_counter() - start

@@ -19,6 +19,7 @@ from cartpole.metrics.jsonl import JsonLinesSink
 from cartpole.paths import EVENTS_FILE, METADATA_FILE, MODEL_FILE
 from cartpole.training import artifacts
 from cartpole.training.loop import ProgressFn, TrialOutcome, TrialSpec, run_trial
+from cartpole.training.phases import PhaseClock
 from cartpole.training.result import KEPT_PREVIOUS, TrialResult
 
 # What a result takes from the earlier attempt whose model it keeps.
@@ -45,19 +46,23 @@ def train_into(
     info = describe(spec.env_id, spec.max_episode_steps)
     trial_dir.mkdir(parents=True, exist_ok=True)
     recorder = Recorder([JsonLinesSink(trial_dir / EVENTS_FILE), *(sinks or [])])
+    clock = PhaseClock()
     try:
         outcome = run_trial(spec, recorder, group, trial, on_progress)
         keep_previous = previous is not None and not improves(outcome, previous)
-        if keep_previous:  # on a Ray worker the earlier files are on the driver only
-            kept = [trial_dir / MODEL_FILE, trial_dir / METADATA_FILE]
-            saved = [path for path in kept if path.exists()]
-        else:
-            saved = _save(spec, outcome, info, trial_dir, group, trial)
-        if saved:
-            recorder.log_artifacts(saved)
+        with clock.timing("saving"):
+            if keep_previous:  # on a Ray worker the earlier files are on the driver only
+                kept = [trial_dir / MODEL_FILE, trial_dir / METADATA_FILE]
+                saved = [path for path in kept if path.exists()]
+            else:
+                saved = _save(spec, outcome, info, trial_dir, group, trial)
+            if saved:
+                recorder.log_artifacts(saved)
     finally:
-        undelivered = recorder.close()
+        with clock.timing("metrics_close"):
+            undelivered = recorder.close()
     result = result_record(spec, outcome, trial, trial_dir)
+    result = dataclasses.replace(result, phases={**outcome.phases, **clock.rounded()})
     if keep_previous:
         assert previous is not None
         result = dataclasses.replace(

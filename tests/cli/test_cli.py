@@ -121,7 +121,7 @@ def test_train_seed_0_end_to_end(tmp_path):
     """The acceptance run: defaults, a real model, reloaded three ways and re-evaluated."""
     result = _cartpole("train", "--seed", "0", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    # Nothing on stderr: no TensorFlow start-up lines, whatever the CPU.
+    # Nothing on stderr, whatever the CPU.
     assert result.stderr == ""
     lines = result.stdout.strip().splitlines()
     res = json.loads(lines[-1])
@@ -137,8 +137,7 @@ def test_train_seed_0_end_to_end(tmp_path):
     assert meta["env_id"] == "CartPole-v1"
     assert meta["seed"] == 0
     assert meta["score"] == res["score"]
-    assert {"tensorflow", "keras", "gymnasium", "numpy"} <= {
-        k.replace("tensorflow-cpu", "tensorflow") for k in meta["versions"]}
+    assert {"cartpole", "gymnasium", "numpy", "h5py"} <= meta["versions"].keys()
     assert meta["action_space"] == {"type": "Discrete", "n": 2, "start": 0}
 
     import keras

@@ -33,3 +33,17 @@ def test_partial_combinations_rank_on_what_completed(tmp_path):
 
 def test_no_completed_trial_means_no_best():
     assert best_trial([_t("t0", 0.9, None, status="failed")]) is None
+
+
+def test_a_combination_with_no_score_says_what_became_of_it_not_failed():
+    trials = [_t("t0", 0.9, 200), _t("t1", 0.95, None, status="interrupted"),
+              _t("t2", 0.97, None, status="pending"), _t("t3", 0.99, None, status="running"),
+              _t("t4", 0.5, None, status="failed"),
+              # two seeds each: the furthest one speaks for the combination
+              _t("t5", 0.6, None, status="interrupted"), _t("t6", 0.6, None, "pending", 1),
+              _t("t7", 0.7, None, status="failed"), _t("t8", 0.7, None, "pending", 1)]
+    rows = rank_combinations(trials)
+    assert {r["trials"][0]: r["status"] for r in rows} == {
+        "t0": "completed", "t1": "interrupted", "t2": "pending", "t3": "running",
+        "t4": "failed", "t5": "interrupted", "t7": "failed"}
+    assert rows[0]["trials"] == ["t0"]  # the scored one still ranks first

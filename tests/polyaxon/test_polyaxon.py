@@ -25,7 +25,8 @@ GRIDS = [f for f in FILES if yaml.safe_load((FOLDER / f).read_text()).get("matri
 CARTPOLE = str(Path(sys.executable).with_name("cartpole"))
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Only the tests that run Polyaxon use it (all slow): `make test-fast` needs no .venv-polyaxon.
+@pytest.fixture(scope="module")
 def _venv():
     assert POLYAXON.exists(), f"{VENV} is missing: `make polyaxon-venv` creates it"
 
@@ -41,6 +42,7 @@ def test_there_are_a_component_and_grids():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FILES)
+@pytest.mark.usefixtures("_venv")
 def test_polyaxon_check_passes(name):
     out = _check(FOLDER / name)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -48,6 +50,7 @@ def test_polyaxon_check_passes(name):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("_venv")
 def test_polyaxon_check_rejects_a_bad_value(tmp_path):
     for name in FILES:
         (tmp_path / name).write_text((FOLDER / name).read_text())
@@ -91,6 +94,7 @@ def _key(trial: dict) -> tuple:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", GRIDS)
+@pytest.mark.usefixtures("_venv")
 def test_the_matrix_expands_to_the_trials_our_grid_would(name):
     spec = yaml.safe_load((FOLDER / name).read_text())
     theirs = _polyaxon_trials(name)
@@ -137,6 +141,7 @@ def _rows(path: Path) -> list[list[str]]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("_venv")
 def test_entry_trains_one_trial_and_reports_it(tmp_path, quick):
     out = _entry(tmp_path, "--gamma", "0.95", *quick(), "--seed", "0")
     assert out.returncode == 0, out.stderr[-3000:]
@@ -162,6 +167,7 @@ def test_entry_trains_one_trial_and_reports_it(tmp_path, quick):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("_venv")
 def test_entry_with_bad_input_fails_with_cartpoles_one_line(tmp_path, quick):
     out = _entry(tmp_path, "--gamma", "1.5", *quick(), "--seed", "0")
     assert out.returncode == 2
@@ -173,6 +179,7 @@ def test_entry_with_bad_input_fails_with_cartpoles_one_line(tmp_path, quick):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("_venv")
 def test_entry_without_cartpole_says_so(tmp_path):
     env_path = tmp_path / "bin"
     env_path.mkdir()

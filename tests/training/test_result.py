@@ -24,7 +24,7 @@ def test_the_trial_writes_the_same_keys_in_the_same_order(tmp_path):
     spec = TrialSpec(hparams=HParams(gamma=0.9), seed=3)
     result = result_record(spec, _outcome(), "t001", tmp_path / "t001")
     data = result.to_dict()
-    assert list(data) == [*KEYS, "undelivered"]  # then what the worker measures (extra)
+    assert list(data) == [*KEYS, "undelivered", "phases"]  # then the worker's measures (extra)
     assert data["status"] == "completed" and data["seconds"] == 12.346
     assert data["solved"] is True and data["solved_at_seconds"] == 11.111
     assert data["model"] == str(tmp_path / "t001" / "model.h5")
@@ -50,7 +50,7 @@ def test_a_worker_file_round_trips_exactly(tmp_path):
 def test_kept_and_rerun_score_only_when_an_earlier_model_is_kept():
     data = TrialResult("t000", "completed").to_dict()
     assert "kept" not in data and "rerun_score" not in data
-    assert list(data)[-2:] == ["evaluations", "undelivered"]
+    assert list(data)[-3:] == ["evaluations", "undelivered", "phases"]
 
 
 def test_an_older_file_keeps_its_keys_and_unknown_ones():

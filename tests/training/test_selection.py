@@ -1,21 +1,14 @@
-import gymnasium as gym
 import numpy as np
 
+from cartpole.training.evaluate import EvalResult
 from cartpole.training.selection import Selector
 
 
-class SeedReward(gym.Env):
-    """One-step episodes whose reward is the seed they were reset with."""
+class SeedReturns:
+    """A fake evaluator: each episode's return is the seed it was played with."""
 
-    observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def reset(self, *, seed=None, options=None):
-        self._reward = float(seed)
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), self._reward, True, False, {}
+    def run(self, act, seeds):
+        return EvalResult(tuple(float(s) for s in seeds))
 
 
 def _act(obs):
@@ -27,8 +20,7 @@ def _weights(tag):
 
 
 def test_keeps_the_best_evaluated_weights():
-    envs = [SeedReward() for _ in range(2)]
-    sel = Selector(envs, [3, 5], [], threshold=None)
+    sel = Selector(SeedReturns(), [3, 5], [], threshold=None)
     sel.evaluate(100, _act, _weights(1), confirm=True)
     assert sel.best.score == 4.0
     sel.seeds = [1, 1]
@@ -44,8 +36,7 @@ def test_keeps_the_best_evaluated_weights():
 
 
 def test_threshold_needs_confirmation_before_stopping():
-    envs = [SeedReward() for _ in range(4)]
-    sel = Selector(envs, [10] * 4, [0] * 4, threshold=6.0)
+    sel = Selector(SeedReturns(), [10] * 4, [0] * 4, threshold=6.0)
     rec = sel.evaluate(100, _act, _weights(1), confirm=True)
     assert sel.solved_at is None  # reached, but its confirmation failed: not solved yet
     assert rec["confirm_mean"] == 5.0
@@ -62,9 +53,33 @@ def test_threshold_needs_confirmation_before_stopping():
 
 
 def test_no_confirmation_when_not_asked():
-    envs = [SeedReward()]
-    sel = Selector(envs, [10], [10], threshold=6.0)
+    sel = Selector(SeedReturns(), [10], [10], threshold=6.0)
     rec = sel.evaluate(1, _act, _weights(1), confirm=False)
     assert "confirm_mean" not in rec
     assert not sel.confirmed
     assert sel.solved_at is not None
+
+
+def test_counts_evaluation_and_confirmation_seconds_apart():
+    sel = Selector(SeedReturns(), [1, 1], [9, 9], threshold=6.0)
+    assert sel.seconds == {"evaluation": 0.0, "confirmation": 0.0}
+    sel.evaluate(100, _act, _weights(1), confirm=True)  # below the threshold: no confirmation
+    first = sel.seconds["evaluation"]
+    assert first > 0 and sel.seconds["confirmation"] == 0.0
+    sel.seeds = [7, 7]
+    sel.evaluate(200, _act, _weights(2), confirm=True)  # reached: confirmed
+    assert sel.confirmed
+    assert sel.seconds["evaluation"] > first and sel.seconds["confirmation"] > 0
+
+
+def test_plays_the_evaluator_with_its_seeds():
+    calls = []
+
+    class Recording(SeedReturns):
+        def run(self, act, seeds):
+            calls.append(list(seeds))
+            return super().run(act, seeds)
+
+    sel = Selector(Recording(), [10, 10], [8, 8, 8], threshold=6.0)
+    sel.evaluate(1, _act, _weights(1), confirm=True)
+    assert calls == [[10, 10], [8, 8, 8]]

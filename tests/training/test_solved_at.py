@@ -1,23 +1,16 @@
 """"Solved at step N" names the evaluation whose confirmation held."""
 
-import gymnasium as gym
 import numpy as np
 
+from cartpole.training.evaluate import EvalResult
 from cartpole.training.selection import Selector
 
 
-class SeedReward(gym.Env):
-    """One-step episodes whose reward is the seed they were reset with."""
+class SeedReturns:
+    """A fake evaluator: each episode's return is the seed it was played with."""
 
-    observation_space = gym.spaces.Box(-1, 1, (1,), np.float32)
-    action_space = gym.spaces.Discrete(2)
-
-    def reset(self, *, seed=None, options=None):
-        self._reward = float(seed)
-        return np.zeros(1, np.float32), {}
-
-    def step(self, action):
-        return np.zeros(1, np.float32), self._reward, True, False, {}
+    def run(self, act, seeds):
+        return EvalResult(tuple(float(s) for s in seeds))
 
 
 def _act(obs):
@@ -29,7 +22,7 @@ def _weights():
 
 
 def _selector(confirm_seeds):
-    return Selector([SeedReward() for _ in range(2)], [10, 10], confirm_seeds, threshold=6.0)
+    return Selector(SeedReturns(), [10, 10], confirm_seeds, threshold=6.0)
 
 
 def test_an_evaluation_whose_confirmation_failed_is_not_the_solving_one():

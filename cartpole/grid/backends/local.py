@@ -1,4 +1,8 @@
-"""The local backend: a bounded pool of fresh processes, one per trial."""
+"""The local backend: a bounded pool of fresh processes, one per trial.
+
+Each trial's process is forked by a fork server (``forkserver.py``) that imported the
+trial code once, instead of a new interpreter per trial.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,13 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import deque
 
 from cartpole.grid.backends import Job, UpdateFn, collect
-from cartpole.paths import LOG_FILE
+from cartpole.grid.backends.forkserver import ForkedTrial, ForkServer
 
-POLL_SECONDS = 0.1
+WAKE_SECONDS = 0.5  # the loop wakes at least this often, when no trial ends
 STOP_GRACE_SECONDS = 10.0
 
 
@@ -21,8 +24,7 @@ def thread_env(threads: int) -> dict[str, str]:
     """Environment that keeps a worker's numeric libraries to ``threads`` threads."""
     n = str(threads)
     return {**os.environ, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n,
-            "OPENBLAS_NUM_THREADS": n, "TF_NUM_INTRAOP_THREADS": n,
-            "TF_NUM_INTEROP_THREADS": n, "TF_CPP_MIN_LOG_LEVEL": "2"}
+            "OPENBLAS_NUM_THREADS": n}
 
 
 class LocalBackend:
@@ -36,17 +38,18 @@ class LocalBackend:
 
     def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
         pending = deque(jobs)
-        running: dict[str, tuple[Job, subprocess.Popen[bytes]]] = {}
+        running: dict[str, tuple[Job, ForkedTrial]] = {}
         previous = {sig: signal.signal(sig, raise_interrupt)
                     for sig in (signal.SIGTERM, signal.SIGHUP)}
+        server = ForkServer(thread_env(self.threads))
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
                     job = pending.popleft()
-                    running[job.trial] = (job, self._launch(job))
+                    running[job.trial] = (job, server.launch(job.trial_dir))
                     on_update(job.trial, {"status": "running",
                                           "pid": running[job.trial][1].pid})
-                time.sleep(POLL_SECONDS)
+                server.wait_any(WAKE_SECONDS)
                 for trial, (job, proc) in list(running.items()):
                     code = proc.poll()
                     if code is not None:
@@ -62,24 +65,13 @@ class LocalBackend:
                 on_update(trial, update)
             raise
         finally:
+            server.close()
             signal.signal(signal.SIGINT, signal.default_int_handler)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def _launch(self, job: Job) -> subprocess.Popen[bytes]:
-        log = (job.trial_dir / LOG_FILE).open("ab")
-        try:
-            return subprocess.Popen(
-                [sys.executable, "-m", "cartpole.grid.backends.worker", str(job.trial_dir)],
-                # stdout is shared, so the log engine's JSON lines reach the group's stdout
-                stdin=subprocess.DEVNULL, stdout=None, stderr=log,
-                env=thread_env(self.threads), start_new_session=True,
-            )
-        finally:
-            log.close()
 
-
-def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+def stop_all(procs: list[ForkedTrial]) -> None:
     """SIGTERM every worker's process group at once; SIGKILL what is left at the deadline.
 
     A worker that gets SIGTERM saves its best model so far before it exits.
@@ -95,7 +87,7 @@ def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _signal_group(proc: ForkedTrial, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
 

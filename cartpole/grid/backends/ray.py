@@ -55,7 +55,7 @@ def _train_task(job: dict[str, Any], threads: int,
                 stop_flag: tuple[str, str] | None = None) -> dict[str, bytes]:
     """Runs inside a Ray worker: train one trial, return its files' bytes."""
     os.environ.update({k: v for k, v in thread_env(threads).items()
-                       if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "TF_"))})
+                       if k.startswith(("OMP_", "MKL_", "OPENBLAS_"))})
     from cartpole.grid.backends.worker import run_job
 
     done = threading.Event()

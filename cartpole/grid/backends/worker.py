@@ -30,11 +30,11 @@ def run_job(trial_dir: Path, progress: bool = False) -> TrialResult:
     from cartpole.metrics.engines import EngineContext, build_sinks
     from cartpole.training.loop import TrialSpec
     from cartpole.training.progress import make_progress
-    from cartpole.training.runtime import configure_tensorflow
+    from cartpole.training.runtime import limit_threads
     from cartpole.training.trial_dir import train_into
 
     job = json.loads((trial_dir / JOB_FILE).read_text())
-    configure_tensorflow(int(job.get("threads", 1)))
+    limit_threads(int(job.get("threads", 1)))
     spec = TrialSpec.from_dict(job["spec"])
     sinks = build_sinks(tuple(job.get("metrics_engines", ())), job.get("metrics_config", {}),
                         EngineContext(job["group"], job["trial"], trial_dir))

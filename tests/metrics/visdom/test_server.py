@@ -59,6 +59,7 @@ def server(assets, tmp_path_factory):
     vs.stop(pid)
 
 
+@pytest.mark.slow  # the assets fixture fetches the page's files with npm
 def test_static_assets_are_idempotent_and_quick(assets, tmp_path, monkeypatch):
     """Quick because, with everything in place, it fetches and writes nothing: checked by
     what it does (npm never runs, no file is replaced), not by a clock."""
@@ -75,6 +76,7 @@ def test_static_assets_are_idempotent_and_quick(assets, tmp_path, monkeypatch):
     assert (assets / va.MARKER).read_text().strip() == va._visdom_version()
 
 
+@pytest.mark.slow  # the assets fixture fetches the page's files with npm
 def test_assets_cover_the_page_and_visdom_downloads_nothing(assets, monkeypatch):
     """Every file index.html names exists, and visdom's own download step finds all it wants."""
     names = re.findall(r"static_url\(['\"]([^'\"]+)['\"]\)", (assets / "index.html").read_text())
