@@ -5,11 +5,24 @@ Starlette and this plain ASGI app (orjson, uvicorn) side by side, and both frame
 rows answer fewer requests per second than this one, FastAPI far fewer
 (docs/benchmarks.md has the figures).
 
-Routes (Seldon's REST protocol, plus health, metrics and docs):
+Routes: every one seldon-core-microservice 1.18 answers for a model or a router, plus
+metrics and docs:
 
-    POST /api/v1.0/predictions   ?mode=greedy|sample&temperature=T&distribution=1
-    POST /api/v1.0/feedback      {"reward": r, "response": {"meta": {"routing": ...}}}
-    GET  /health/ping  /health/status  /metrics  /openapi.json  /docs
+    POST      /api/v1.0/predictions  /api/v0.1/predictions   ?mode=greedy|sample&...
+    GET|POST  /predict
+    POST      /api/v1.0/feedback  /api/v0.1/feedback         {"reward": r, "response": ...}
+    GET|POST  /send-feedback
+    GET|POST  /route                 a router's choice of branch, as [[branch]]
+    GET       /metadata  /api/v1.0/metadata
+    GET       /health/ping  /health/status  /api/v1.0/health/status
+    GET       /metrics  /openapi.json  /docs
+
+and the Open Inference Protocol (V2) under ``/v2`` (``v2.py``).
+
+As seldon-core's wrapper does, a request's message is its JSON body, or the form
+field ``json=`` (``application/x-www-form-urlencoded``), or the query's ``json=``.
+A path under a gateway prefix, ``/seldon/<namespace>/<deployment>/...`` or the
+``path_prefix`` given, is answered as the path after it.
 """
 
 from __future__ import annotations
@@ -17,13 +30,14 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from cartpole.serving import codec
+from cartpole.serving import codec, v2
 from cartpole.serving.errors import BadRequest, ServingError, TooLarge
 from cartpole.serving.graph import Graph
 from cartpole.serving.openapi import DOCS_HTML, OPENAPI
@@ -32,7 +46,17 @@ from cartpole.serving.seldon_errors import seldon_error
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_BODY = 1 << 20  # bytes
-OPEN = {"/health/ping", "/health/status"}  # answered without the API key
+OPEN = {"/health/ping", "/health/status", "/api/v1.0/health/status"}  # no API key needed
+FORM = b"application/x-www-form-urlencoded"
+Handler = Callable[[bytes, dict[str, list[str]]], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    handler: Handler
+    endpoint: str  # the metrics label: one per endpoint, whatever its alias
+    message: bool = False  # takes a Seldon message (body, form or ?json=)
 
 
 class NotFound(ServingError):
@@ -49,8 +73,11 @@ class Unauthorized(ServingError):
 
 class ServeApp:
     def __init__(self, graph: Graph, api_key: str | None = None,
-                 max_body: int = MAX_BODY) -> None:
+                 max_body: int = MAX_BODY, path_prefix: str = "",
+                 model_name: str = "cartpole") -> None:
         self.graph, self.api_key, self.max_body = graph, api_key, max_body
+        self.path_prefix = path_prefix.rstrip("/")
+        self.v2 = v2.V2(graph, model_name)
         self.registry = CollectorRegistry()
         self.requests = Counter("cartpole_requests", "Requests by endpoint and status",
                                 ["endpoint", "status"], registry=self.registry)
@@ -65,20 +92,37 @@ class ServeApp:
         self.tags = {"model_version": f"{meta.get('group', '?')}/{meta.get('trial', '?')}"
                                       f"@{graph.policies[0].digest}",
                      "score": meta.get("score")}
-        self.routes: dict[str, tuple[str, Callable[..., Any]]] = {
-            "/api/v1.0/predictions": ("POST", self.predictions),
-            "/api/v1.0/feedback": ("POST", self.feedback),
-            "/health/ping": ("GET", lambda body, query: "pong"),
-            "/health/status": ("GET", self.status),
-            "/openapi.json": ("GET", lambda body, query: OPENAPI),
+        post, get, both = frozenset({"POST"}), frozenset({"GET"}), frozenset({"GET", "POST"})
+        predict = "/api/v1.0/predictions"
+        feedback = "/api/v1.0/feedback"
+        self.routes: dict[str, Route] = {
+            predict: Route(post, self.predictions, predict, message=True),
+            "/api/v0.1/predictions": Route(post, self.predictions, predict, message=True),
+            "/predict": Route(both, self.predictions, predict, message=True),
+            feedback: Route(post, self.feedback, feedback, message=True),
+            "/api/v0.1/feedback": Route(post, self.feedback, feedback, message=True),
+            "/send-feedback": Route(both, self.feedback, feedback, message=True),
+            "/route": Route(both, self.route, "/route", message=True),
+            "/metadata": Route(get, self.metadata, "/metadata"),
+            "/api/v1.0/metadata": Route(get, self.metadata, "/metadata"),
+            "/health/ping": Route(get, lambda body, query: "pong", "/health/ping"),
+            "/health/status": Route(get, self.status, "/health/status"),
+            "/api/v1.0/health/status": Route(get, self.status, "/health/status"),
+            "/openapi.json": Route(get, lambda body, query: OPENAPI, "/openapi.json"),
         }
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        path, started = scope["path"], time.perf_counter()
+        path, started = self._local_path(scope["path"]), time.perf_counter()
+        if path == "/v2" or path.startswith("/v2/"):
+            await self._v2(scope, receive, send, path, started)
+            return
+        endpoint = "other"
         try:
+            if path in ("/metrics", "/docs") and scope["method"] != "GET":
+                raise MethodNotAllowed(f"{path} takes GET")
             if path == "/metrics":
                 await _reply(send, 200, generate_latest(self.registry),
                              b"text/plain; version=0.0.4")
@@ -89,19 +133,66 @@ class ServeApp:
             route = self.routes.get(path)
             if route is None:
                 raise NotFound(f"no endpoint {path}; see /openapi.json")
-            if scope["method"] != route[0]:
-                raise MethodNotAllowed(f"{path} takes {route[0]}")
+            endpoint = route.endpoint
+            if scope["method"] not in route.methods:
+                raise MethodNotAllowed(f"{path} takes {' or '.join(sorted(route.methods))}")
             if self.api_key and path not in OPEN:
                 self._check_key(scope)
-            body = await self._body(receive) if route[0] == "POST" else b""
-            result = route[1](body, parse_qs(scope.get("query_string", b"").decode()))
+            query = parse_qs(scope.get("query_string", b"").decode())
+            body = await self._body(receive) if scope["method"] == "POST" else b""
+            if route.message:
+                body = _message(scope, body, query)
+            result = route.handler(body, query)
             status, payload = 200, orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(seldon_error(exc))
-        self.requests.labels(path if path in self.routes else "other", str(status)).inc()
-        if path == "/api/v1.0/predictions":
+        self.requests.labels(endpoint, str(status)).inc()
+        if endpoint == "/api/v1.0/predictions":
             self.latency.observe(time.perf_counter() - started)
         await _reply(send, status, payload, b"application/json")
+
+    async def _v2(self, scope: dict[str, Any], receive: Receive, send: Send, path: str,
+                  started: float) -> None:
+        endpoint = "/v2/infer" if path.endswith("/infer") else "/v2"
+        try:
+            if scope["method"] not in ("GET", "POST"):
+                raise MethodNotAllowed(f"{path} takes GET or POST")
+            if self.api_key and not path.startswith("/v2/health/"):
+                self._check_key(scope)
+            message = None
+            if scope["method"] == "POST":
+                body = await self._body(receive)
+                header = dict(scope.get("headers") or []).get(
+                    b"inference-header-content-length")
+                if header is None:
+                    message = _json(body)
+                else:
+                    length = int(_number(header.decode(), "Inference-Header-Content-Length"))
+                    head, blob = v2.split_binary(body, length)
+                    message = _json(head)
+                    v2.attach_binary(message, blob)
+            status, result = self.v2.answer(scope["method"], path, message)
+            payload = orjson.dumps(result)
+        except ServingError as exc:
+            status, payload = exc.status, orjson.dumps(v2.error(exc))
+        self.requests.labels(endpoint, str(status)).inc()
+        if endpoint == "/v2/infer":
+            self.latency.observe(time.perf_counter() - started)
+        await _reply(send, status, payload, b"application/json")
+
+    def _local_path(self, path: str) -> str:
+        """The path without the ``path_prefix``, or a gateway's ``/seldon/<ns>/<name>``
+        (or ``/seldon/<name>``, as Seldon's client calls it without a namespace)."""
+        if self.path_prefix and (path == self.path_prefix
+                                 or path.startswith(self.path_prefix + "/")):
+            return path[len(self.path_prefix):] or "/"
+        if path.startswith("/seldon/"):
+            parts = path.split("/")  # "", "seldon", namespace, name, ...
+            for skip in (4, 3):
+                local = "/" + "/".join(parts[skip:])
+                if local in self.routes or local in ("/metrics", "/docs"):
+                    return local
+        return path
 
     # -- endpoints ------------------------------------------------------------------
     def predictions(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -120,6 +211,26 @@ class ServeApp:
         reward, routing = codec.feedback_parts(_json(body))
         self.graph.feedback(reward, routing)
         return {"data": {"names": [], "ndarray": []}, "meta": {}}
+
+    def route(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
+        """A router's answer: the branch it would send these observations to."""
+        if self.graph.router is None:
+            raise NotFound("/route: this server has one model and no router")
+        branch = self.graph.route(codec.observations(_json(body)))
+        self.routed.labels(str(branch)).inc()
+        return {"data": {"names": [], "ndarray": [[branch]]}, "meta": {"tags": self.tags}}
+
+    def metadata(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
+        """Seldon's model metadata: name, versions, platform, input and output tensors."""
+        meta = self.graph.policies[0].metadata
+        names = [f"obs_{i}" for i in range(self.graph.obs_dim)]
+        return {"name": self.graph.router or str(meta.get("trial", "model")),
+                "versions": [self.tags["model_version"]],
+                "platform": "cartpole",
+                "inputs": [{"messagetype": "tensor",
+                            "schema": {"names": names, "shape": [self.graph.obs_dim]}}],
+                "outputs": [{"messagetype": "tensor",
+                             "schema": {"names": ["action"], "shape": [1]}}]}
 
     def status(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
         state = self.graph.bandit.state() if self.graph.bandit else None
@@ -147,6 +258,20 @@ class ServeApp:
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
+
+
+def _message(scope: dict[str, Any], body: bytes, query: dict[str, list[str]]) -> bytes:
+    """A Seldon message as seldon-core's wrapper reads it: ``?json=``, the form field
+    ``json=``, or the JSON body."""
+    if "json" in query:
+        return query["json"][0].encode()
+    headers = dict(scope.get("headers") or [])
+    if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == FORM:
+        form = parse_qs(body.decode(errors="replace"))
+        if "json" not in form:
+            raise BadRequest("form data needs a field json=<message>")
+        return form["json"][0].encode()
+    return body
 
 
 def _json(body: bytes) -> Any:

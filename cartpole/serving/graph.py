@@ -79,6 +79,14 @@ class Graph:
                 return 0 if self._rng.random() < self.ratio_a else 1
         return None
 
+    def route(self, rows: Any) -> int:
+        """The branch a request with these observations goes to (router graphs only)."""
+        validate_observations(rows, self.obs_dim)
+        branch = self._choose()
+        if branch is None:
+            raise BadRequest("this graph has one model and no router")
+        return branch
+
     def predict(self, rows: Any, mode: str = "greedy", temperature: float = 1.0) -> Answer:
         obs = validate_observations(rows, self.obs_dim)
         branch = self._choose()

@@ -12,14 +12,26 @@ from cartpole.serving.policy import ServedPolicy
 
 def build_app(models: Sequence[str | Path], router: str | None = None, epsilon: float = 0.1,
               ratio_a: float = 0.5, seed: int | None = None, api_key: str | None = None,
-              max_body: int = MAX_BODY) -> ServeApp:
+              max_body: int = MAX_BODY, path_prefix: str = "",
+              model_name: str = "cartpole") -> ServeApp:
     """Load every model now (errors before the port opens) and wrap them in the app."""
     policies = [ServedPolicy.load(m) for m in models]
-    return ServeApp(Graph(policies, router, epsilon, ratio_a, seed), api_key, max_body)
+    return ServeApp(Graph(policies, router, epsilon, ratio_a, seed), api_key, max_body,
+                    path_prefix, model_name)
 
 
-def run(app: ServeApp, host: str, port: int) -> None:
+def run(app: ServeApp, host: str, port: int, grpc_port: int | None = None) -> None:
+    """Serve REST on ``port`` and, with ``grpc_port``, Seldon's gRPC services beside it."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                lifespan="on")
+    grpc_server = None
+    if grpc_port is not None:
+        from cartpole.serving.grpc_server import start_grpc
+
+        grpc_server = start_grpc(app.graph, app.tags, host, grpc_port, app.api_key)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
+                    lifespan="on")
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop(grace=1.0)

@@ -1,0 +1,107 @@
+"""Seldon's gRPC protocol beside the REST app: ``Seldon``, ``Model`` and ``Generic``
+services, each with ``Predict`` and ``SendFeedback`` (as seldon-core-microservice
+registers them for a model or a router).
+
+The messages are the protobuf classes ``cartpole.remote.proto`` builds from Seldon's
+field numbers, so Seldon's own client and ``cartpole run --grpc-client`` both talk to
+it. Requests are answered by the same graph as REST, and errors are gRPC status codes:
+``INVALID_ARGUMENT`` for a request that cannot be used, ``UNAUTHENTICATED`` for a
+missing or wrong API key (sent as ``authorization: Bearer KEY`` metadata).
+"""
+
+from __future__ import annotations
+
+import hmac
+from concurrent import futures
+from typing import Any
+
+import grpc
+import numpy as np
+from google.protobuf import json_format
+
+from cartpole.remote import proto
+from cartpole.serving.errors import BadRequest, ServingError
+from cartpole.serving.graph import Graph
+
+SERVICES = ("Seldon", "Model", "Generic")
+
+
+class SeldonGrpc:
+    """The handlers; ``graph`` is the one the REST app serves."""
+
+    def __init__(self, graph: Graph, tags: dict[str, Any], api_key: str | None = None) -> None:
+        self.graph, self.tags, self.api_key = graph, tags, api_key
+
+    def predict(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._check_key(context)
+        try:
+            answer = self.graph.predict(_rows(request))
+        except ServingError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        reply = proto.SeldonMessage()
+        reply.data.names.append("action")
+        reply.data.tensor.shape.extend([len(answer.actions), 1])
+        reply.data.tensor.values.extend(answer.actions.astype(float).tolist())
+        for key, value in self.tags.items():
+            if value is not None:
+                json_format.ParseDict(value, reply.meta.tags[key])
+        if answer.branch is not None:
+            reply.meta.routing[self.graph.unit] = int(answer.branch)
+        return reply
+
+    def send_feedback(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self._check_key(context)
+        routing = dict(request.response.meta.routing) or None
+        try:
+            self.graph.feedback(request.reward, routing)
+        except ServingError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return proto.SeldonMessage()
+
+    def _check_key(self, context: grpc.ServicerContext) -> None:
+        if not self.api_key:
+            return
+        metadata = dict(context.invocation_metadata())
+        given = metadata.get("x-api-key", "")
+        auth = metadata.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            given = auth[7:]
+        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "missing or wrong API key (authorization: Bearer <key>)")
+
+
+def start_grpc(graph: Graph, tags: dict[str, Any], host: str, port: int,
+               api_key: str | None = None, threads: int = 4) -> grpc.Server:
+    """Start the gRPC server on ``host:port`` (in threads of its own); return it."""
+    handlers = SeldonGrpc(graph, tags, api_key)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    for service in SERVICES:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            f"{proto.PACKAGE}.{service}", {
+                "Predict": grpc.unary_unary_rpc_method_handler(
+                    handlers.predict, request_deserializer=proto.SeldonMessage.FromString,
+                    response_serializer=proto.SeldonMessage.SerializeToString),
+                "SendFeedback": grpc.unary_unary_rpc_method_handler(
+                    handlers.send_feedback, request_deserializer=proto.Feedback.FromString,
+                    response_serializer=proto.SeldonMessage.SerializeToString),
+            }),))
+    if server.add_insecure_port(f"{host}:{port}") == 0:
+        raise OSError(f"cannot listen on {host}:{port} for gRPC")
+    server.start()
+    return server
+
+
+def _rows(message: Any) -> Any:
+    """Observation rows from ``data.tensor`` or ``data.ndarray``."""
+    data = message.data
+    kind = data.WhichOneof("data_oneof")
+    if kind == "tensor":
+        values = np.asarray(data.tensor.values, dtype=np.float32)
+        try:
+            return values.reshape(list(data.tensor.shape))
+        except ValueError:
+            raise BadRequest("data.tensor: values do not fit its shape") from None
+    if kind == "ndarray":
+        return json_format.MessageToDict(data.ndarray)
+    raise BadRequest("send data.tensor or data.ndarray")
