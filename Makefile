@@ -48,14 +48,18 @@ $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 	touch $@
 
 # Only what is missing: a Node.js from outside Debian already has npm, and Debian's npm
-# package would conflict with it. docker-compose without its recommended engine.
-system-deps: ## Chromium, npm, curl, envsubst, docker-compose for the tests (Debian; as root)
+# package would conflict with it. docker-compose without its recommended engine, Prometheus
+# without its recommended node exporter.
+# Debian's prometheus package may start a service on every interface: the tests start
+# their own on loopback, so the package's service is stopped and disabled again.
+system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus for the tests (Debian; as root)
 	@full=""; bare=""; \
 	command -v chromium >/dev/null || full="$$full chromium"; \
 	command -v npm >/dev/null || full="$$full npm"; \
 	command -v curl >/dev/null || full="$$full curl"; \
 	command -v envsubst >/dev/null || full="$$full gettext-base"; \
 	command -v docker-compose >/dev/null || bare="docker-compose"; \
+	command -v prometheus >/dev/null || bare="$$bare prometheus"; \
 	if [ -n "$$full$$bare" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
 			echo "make system-deps: run as root, or install$$full $$bare yourself" >&2; \
@@ -65,6 +69,9 @@ system-deps: ## Chromium, npm, curl, envsubst, docker-compose for the tests (Deb
 			apt-get install -y -qq $$full >/dev/null || exit 1; fi; \
 		if [ -n "$$bare" ]; then DEBIAN_FRONTEND=noninteractive \
 			apt-get install -y -qq --no-install-recommends $$bare >/dev/null || exit 1; fi; \
+		case "$$bare" in *prometheus*) \
+			systemctl disable --now prometheus >/dev/null 2>&1 || \
+			service prometheus stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 # seldon-core 1.18.2 pins old numpy, protobuf, click and Flask: it gets a venv of its own,
@@ -85,12 +92,28 @@ polyaxon-venv: .venv-polyaxon/.installed ## Create .venv-polyaxon: the polyaxon 
 .venv-polyaxon/.installed: polyaxon/requirements.txt
 	$(MAKE) --no-print-directory -C polyaxon cli PYTHON=$(PYTHON)
 
+# MLServer 1.7 holds FastAPI below 0.116 and needs uvloop below 0.22 (see
+# seldon/mlserver/requirements.txt): a venv of its own too, with our package on top without
+# dependencies (cartpole.serving.mlserver.CartpoleRuntime needs only numpy and h5py).
+# Editable in compat mode (a .pth entry, not an import hook): `mlserver start DIR` puts DIR
+# on sys.path, and a model folder DIR/cartpole/ would otherwise shadow the package.
+.PHONY: mlserver-venv
+mlserver-venv: .venv-mlserver/.installed ## Create .venv-mlserver: mlserver 1.7 + our runtime
+
+.venv-mlserver/.installed: seldon/mlserver/requirements.txt pyproject.toml
+	$(PYTHON) -m venv .venv-mlserver
+	.venv-mlserver/bin/python -m pip install --quiet --upgrade pip
+	.venv-mlserver/bin/python -m pip install --quiet -r seldon/mlserver/requirements.txt
+	.venv-mlserver/bin/python -m pip install --quiet --no-deps -e . \
+		--config-settings editable_mode=compat 2>/dev/null
+	touch $@
+
 # The whole suite (what .ci/run runs), on TEST_WORKERS pytest workers: most tests wait on
 # the processes they start. It ends with its 15 slowest tests and its wall time as a
 # multiple of one `import tensorflow` here. Tests sharing a server or Ray keep to one
 # worker (xdist_group).
 TEST_WORKERS ?= 3
-test: system-deps venv seldon-venv polyaxon-venv ## Lint and run every test (what CI runs)
+test: system-deps venv seldon-venv polyaxon-venv mlserver-venv ## Lint and run every test (what CI runs)
 	$(BIN)/ruff check cartpole tests benchmarks polyaxon
 	$(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=15 --tf-ratio
@@ -192,11 +215,12 @@ $(VENV)-seldon-keras/.installed: seldon/requirements.txt
 	$(VENV)-seldon-keras/bin/python -m pip install --quiet --no-deps -e . 2>/dev/null
 	touch $@
 
-bench-serve-stacks: venv seldon-venv $(VENV)-seldon-keras/.installed ## cartpole serve vs seldon-core and other stacks (needs wrk)
+bench-serve-stacks: venv seldon-venv mlserver-venv $(VENV)-seldon-keras/.installed ## cartpole serve vs seldon-core and other stacks (needs wrk)
 	@command -v wrk >/dev/null || (echo "needs wrk: apt-get install wrk" >&2; exit 1)
 	$(BENCH_SETUP)
 	test -f $(MODEL) || $(MAKE) train
 	$(BIN)/python -m benchmarks.serve_stacks --model $(MODEL) \
+		--seldon-venv $(SELDON_VENV) --mlserver-venv .venv-mlserver \
 		--keras-venv $(VENV)-seldon-keras --via "make bench-serve-stacks MODEL=$(MODEL)"
 	$(PYTHON) -m benchmarks.render
 
@@ -293,4 +317,4 @@ docker-down: .env ## Stop every compose stack (volumes are kept; add -v by hand 
 include $(TOP_DIR)seldon/Makefile $(TOP_DIR)kuberay/Makefile
 
 clean: ## Remove the venv, caches, runs and models
-	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .venv-polyaxon .pytest_cache .ruff_cache runs .models *.egg-info
+	rm -rf $(VENV) $(SELDON_VENV) $(VENV)-seldon-keras .venv-polyaxon .venv-mlserver .pytest_cache .ruff_cache runs .models *.egg-info

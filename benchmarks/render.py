@@ -644,50 +644,111 @@ def metrics_section(data: dict[str, Any] | None) -> list[str]:
 
 # --- serving -------------------------------------------------------------------------------
 
+# The ratios the serving section quotes (row over row, of req/s or of p99), for a results
+# file that does not list its own (benchmarks/serve_stacks.py RATIOS; "ratio"'s peer is
+# the file's own).
+SERVE_RATIOS = {
+    "ratio": {"of": "cartpole-serve", "to": None, "field": "rps"},
+    "floor_ratio": {"of": "cartpole-serve", "to": "floor", "field": "rps"},
+    "p99_over_floor": {"of": "cartpole-serve", "to": "floor", "field": "p99_ms"},
+    "v2_over_v1": {"of": "cartpole-serve-v2", "to": "cartpole-serve", "field": "rps"},
+    "over_mlserver": {"of": "cartpole-serve-v2", "to": "mlserver", "field": "rps"},
+    "granian_floor_ratio": {"of": "core-granian", "to": "floor-granian", "field": "rps"},
+    "granian_p99_over_floor": {"of": "core-granian", "to": "floor-granian",
+                               "field": "p99_ms"},
+    "granian_over_uvicorn": {"of": "core-granian", "to": "cartpole-serve", "field": "rps"},
+}
+SERVE_RATIO_TEXT = {
+    "ratio": "v1 REST req/s ÷ seldon-core-microservice's",
+    "floor_ratio": "v1 REST req/s ÷ the constant floor's (uvicorn)",
+    "p99_over_floor": "v1 REST p99 ÷ the constant floor's p99 (uvicorn)",
+    "v2_over_v1": "V2 REST req/s ÷ v1 REST's",
+    "over_mlserver": "V2 REST req/s ÷ MLServer's (V2 REST)",
+    "granian_floor_ratio": "on granian: the app's req/s ÷ granian's constant floor's",
+    "granian_p99_over_floor": "on granian: the app's p99 ÷ granian's constant floor's p99",
+    "granian_over_uvicorn": "the app on granian, req/s ÷ `cartpole serve` (uvicorn)",
+}
+
+
 def _cell(row: dict[str, Any], connections: int) -> dict[str, Any] | None:
     return next((c for c in row.get("cells", []) if c["connections"] == connections), None)
 
 
+def _row(rows: list[dict[str, Any]], key: str) -> dict[str, Any] | None:
+    return next((r for r in rows if r["key"] == key), None)
+
+
+def _ratio_specs(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    st = data["settings"]
+    specs = st.get("ratios") or SERVE_RATIOS
+    return {name: {**spec, "to": spec["to"] or st["peer"]} for name, spec in specs.items()}
+
+
+def _cells_ratio(a: dict[str, Any] | None, b: dict[str, Any] | None,
+                 field: str = "rps") -> float | None:
+    if not a or not b or a["failed"] or b["failed"] or not b.get(field) \
+            or a.get(field) is None:
+        return None
+    return a[field] / b[field]
+
+
 def serve_ratio(rows: list[dict[str, Any]], key: str, peer: str,
-                connections: int) -> float | None:
-    """req/s of row ``key`` over the peer's, at ``connections``; None if either failed."""
-    row = next((r for r in rows if r["key"] == key), None)
-    base = next((r for r in rows if r["key"] == peer), None)
+                connections: int, field: str = "rps") -> float | None:
+    """``field`` of row ``key`` over the peer's, at ``connections``; None if either failed
+    or is missing."""
+    row, base = _row(rows, key), _row(rows, peer)
     if row is None or base is None:
         return None
-    a, b = _cell(row, connections), _cell(base, connections)
-    if not a or not b or a["failed"] or b["failed"] or not b["rps"]:
-        return None
-    return a["rps"] / b["rps"]
+    return _cells_ratio(_cell(row, connections), _cell(base, connections), field)
 
 
-def alternate_ratios(data: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """Per connection count: the ratios of the rounds measured in turn, and their median
-    (None when any round failed: a failed cell is never averaged away)."""
+def alternate_ratio(data: dict[str, Any], spec: dict[str, Any],
+                    connections: int) -> dict[str, Any] | None:
+    """The ratio ``spec`` names in each round measured in turn at ``connections``, and
+    their median (None when any round failed: a failed cell is never averaged away);
+    None when the rounds did not hold both servers."""
     alt = data["results"].get("alternate")
-    out: dict[int, dict[str, Any]] = {}
-    for r in alt["rounds"] if alt else []:
-        entry = out.setdefault(r["connections"], {"ratios": [], "failed": 0})
-        if r["ratio"] is None:
-            entry["failed"] += 1
+    if not alt or spec["of"] not in alt["keys"] or spec["to"] not in alt["keys"]:
+        return None
+    ratios, failed = [], 0
+    for r in alt["rounds"]:
+        if r["connections"] != connections:
+            continue
+        value = _cells_ratio(r["cells"].get(spec["of"]), r["cells"].get(spec["to"]),
+                             spec["field"])
+        if value is None:
+            failed += 1
         else:
-            entry["ratios"].append(r["ratio"])
-    for entry in out.values():
-        entry["median"] = (statistics.median(entry["ratios"])
-                           if entry["ratios"] and not entry["failed"] else None)
-    return out
+            ratios.append(value)
+    if not ratios and not failed:
+        return None
+    return {"ratios": ratios, "failed": failed,
+            "median": statistics.median(ratios) if ratios and not failed else None}
+
+
+def measured_ratio(data: dict[str, Any], name: str,
+                   connections: int) -> tuple[float | None, str | None]:
+    """A ratio of the serving section and how it was measured: the median of the rounds in
+    turn when the run has them, else the rows one after the other; (None, None) when the
+    run did not measure one of its two servers."""
+    spec = _ratio_specs(data).get(name)
+    if spec is None:
+        return None, None
+    alt = alternate_ratio(data, spec, connections)
+    if alt is not None:
+        n = len(alt["ratios"]) + alt["failed"]
+        return alt["median"], f"the median of {n} round{'s' if n != 1 else ''} measured in turn"
+    rows = data["results"]["rows"]
+    if _row(rows, spec["of"]) is None or _row(rows, spec["to"]) is None:
+        return None, None
+    return (serve_ratio(rows, spec["of"], spec["to"], connections, spec["field"]),
+            "rows measured one after the other")
 
 
 def headline_ratio(data: dict[str, Any], connections: int) -> tuple[float | None, str]:
-    """The serving ratio to quote, and how it was measured: the median of the rounds in
-    turn when the run has them, else the one-after-the-other rows."""
-    alt = alternate_ratios(data).get(connections)
-    if alt is not None:
-        return alt["median"], (f"the median of {len(alt['ratios']) + alt['failed']} rounds "
-                               "measured in turn")
-    st = data["settings"]
-    return (serve_ratio(data["results"]["rows"], "cartpole-serve", st["peer"], connections),
-            "rows measured one after the other")
+    """The ratio to seldon-core to quote, and how it was measured."""
+    value, how = measured_ratio(data, "ratio", connections)
+    return value, how or "not measured"
 
 
 def seldon_text(st: dict[str, Any], versions: dict[str, str], venv: str) -> str:
@@ -698,6 +759,100 @@ def seldon_text(st: dict[str, Any], versions: dict[str, str], venv: str) -> str:
             "otherwise)")
 
 
+def _settings_text(settings: dict[str, Any] | None) -> str:
+    return ", ".join(f"`\"{k}\": {json.dumps(v)}`" for k, v in (settings or {}).items())
+
+
+def mlserver_text(data: dict[str, Any], brief: bool = False) -> str:
+    """Which MLServer ran as the V2 peer, and with which settings (``brief``: only its
+    parallel workers)."""
+    ml = data["settings"].get("mlserver") or {}
+    version = data["versions"].get("mlserver-venv:mlserver", "(version unknown)")
+    settings = ml.get("settings") or {}
+    if brief:
+        settings = {k: v for k, v in settings.items() if k == "parallel_workers"}
+        return (f"MLServer {version} with our `CartpoleRuntime`"
+                + (f" and {_settings_text(settings)}" if settings else ""))
+    return (f"MLServer {version} with our `CartpoleRuntime`"
+            + (f" (settings {_settings_text(settings)})" if settings else ""))
+
+
+def _ratio_value(data: dict[str, Any], name: str, connections: int) -> str:
+    value, how = measured_ratio(data, name, connections)
+    if how is None:
+        return NOT_MEASURED
+    return f"**failed** ({how}; a cell failed)" if value is None else f"{times(value)} ({how})"
+
+
+def _target_cell(targets: dict[str, Any], key: str, value: float | None, measured: bool,
+                 fmt: str = "{:g}×", at_most: bool = False) -> str:
+    if key not in targets:
+        return "no target recorded in this run"
+    if not measured:
+        sign = "≤" if at_most else "≥"
+        return f"{sign} {fmt.format(targets[key])}: {NOT_MEASURED}"
+    return _target(targets, key, value, fmt, at_most)
+
+
+def serve_targets(data: dict[str, Any]) -> list[list[str]]:
+    """The targets table: figure, this run, target."""
+    st, rows, t = data["settings"], data["results"]["rows"], data["settings"]["targets"]
+    conns = st["connections"]
+    at, lo = t.get("connections", max(conns)), min(conns)
+    ours = _row(rows, "cartpole-serve")
+    out = []
+    for name, c, at_most in (("floor_ratio", at, False), ("p99_over_floor", at, True),
+                             ("v2_over_v1", at, False), ("over_mlserver", at, False),
+                             ("over_mlserver", lo, False), ("ratio", at, False),
+                             ("ratio", lo, False)):
+        value, how = measured_ratio(data, name, c)
+        label = f"{SERVE_RATIO_TEXT[name]}, {c} connection{'s' if c != 1 else ''}"
+        if name == "over_mlserver" and how is not None:
+            label += f"; {mlserver_text(data)}"
+        target = (_target_cell(t, name, value, how is not None, at_most=at_most) if c == at
+                  else "—")
+        out.append([label, _ratio_value(data, name, c), target])
+    if "p99_ms" in t:  # the first serving issue's target: p99 in milliseconds
+        cell = _cell(ours, at) if ours else None
+        p99 = cell["p99_ms"] if cell and not cell["failed"] else None
+        out.append([f"v1 REST p99 (ms), {at} connections, rows one after the other",
+                    secs(p99) if ours else NOT_MEASURED,
+                    _target_cell(t, "p99_ms", p99, ours is not None, "{:g} ms",
+                                 at_most=True)])
+    rss = ours.get("rss_mb") if ours else None
+    ready = ours.get("ready_s") if ours else None
+    out.append(["`cartpole serve` resident memory after the load (MB)",
+                num(rss) if ours else NOT_MEASURED,
+                _target_cell(t, "rss_mb", rss, ours is not None, "{:g} MB", at_most=True)])
+    out.append(["`cartpole serve` start to first answer (s)",
+                secs(ready) if ours else NOT_MEASURED,
+                _target_cell(t, "ready_s", ready, ours is not None, "{:g} s", at_most=True)])
+    grpc = st.get("v2_grpc")
+    out.append(["V2 gRPC, req/s",
+                "not in the load table (see below)" if grpc else NOT_MEASURED,
+                "reported beside V2 REST: not load-tested in this run" if grpc else "—"])
+    return out
+
+
+def _core_line(data: dict[str, Any], core: str, app: str, floor: str,
+               ratio: str) -> list[str]:
+    rows = data["results"]["rows"]
+    at = data["settings"]["targets"].get("connections", max(data["settings"]["connections"]))
+    a, f = _row(rows, app), _row(rows, floor)
+    if a is None or f is None:
+        return [core, NOT_MEASURED, "", "", "", ""]
+    ca, cf = _cell(a, at), _cell(f, at)
+
+    def rps(cell: dict[str, Any] | None) -> str:
+        return "**failed**" if not cell or cell["failed"] else num(cell["rps"])
+
+    def p99(cell: dict[str, Any] | None) -> str:
+        return "—" if not cell or cell["failed"] else secs(cell["p99_ms"])
+
+    return [core, f"{rps(ca)} / {rps(cf)}", times(_cells_ratio(ca, cf)),
+            f"{p99(ca)} / {p99(cf)}", _ratio_value(data, ratio, at), num(a.get("rss_mb"))]
+
+
 def serve_section(data: dict[str, Any] | None) -> list[str]:
     lines = ["## Serving (`benchmarks/serve_stacks.py`)", ""]
     if data is None:
@@ -706,8 +861,9 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
     peer = st["peer"]
     conns = st["connections"]
     hi = max(conns)
-    ours = next((r for r in rows if r["key"] == "cartpole-serve"), None)
-    keras = next((r for r in rows if r["key"] == "seldon-keras"), None)
+    t = st["targets"]
+    at = t.get("connections", hi)
+    keras = _row(rows, "seldon-keras")
     table_rows = []
     for r in rows:
         cells = []
@@ -720,72 +876,125 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
             else:
                 cells += [num(cell["rps"]), f"{secs(cell['p50_ms'])} / {secs(cell['p99_ms'])}",
                           times(serve_ratio(rows, r["key"], peer, c))]
-        table_rows.append([r["stack"], r["role"], *cells, num(r["rss_mb"]),
-                           f"{secs(r['ready_s'])} s", secs(r.get("load_1min"))])
+        table_rows.append([r["stack"], r["role"], *cells, num(r.get("rss_mb")),
+                           f"{secs(r.get('ready_s'))} s", secs(r.get("load_1min"))])
     header = ["stack", "role"]
     for c in conns:
         n = f"{c} conn"
         header += [f"req/s, {n}", f"p50 / p99 (ms), {n}", f"× peer, {n}"]
     header += ["RSS (MB)", "start to first answer", "load before the row (1-min)"]
-    t = st["targets"]
+    has_v2 = "v2_path" in st
     prose = [
-        f"The serving issue asks `cartpole serve` for at least {t['ratio']:g}× the requests "
-        "per second of seldon-core-microservice wrapping our numpy MODEL class, at "
-        f"{t['connections']} connections, with a p99 of at most {t['p99_ms']:g} ms, at most "
-        f"{t['rss_mb']:g} MB resident and at most {t['ready_s']:g} s from start to the "
-        "first answer. All rows run in one process each, one after the other in one run, one "
-        "observation per request, the same model; each server's whole process group is gone "
-        "before the next starts. The peer of the ratio columns is the first row: "
-        f"seldon-core-microservice with our numpy MODEL class, {seldon_text(st, v, 'seldon-venv')}"
-        ", in `.venv-seldon`. The candidate stacks are the same prediction endpoint on "
-        "uvicorn, one worker: FastAPI (pydantic validation), Starlette, and a plain ASGI "
-        "callable with orjson; `cartpole serve` is a plain ASGI app on uvicorn. The floor "
-        "row answers a constant without reading the request. seldon-core's RSS counts its "
-        "gunicorn master and worker. A cell in which wrk saw socket errors or non-2xx "
-        "answers is marked failed and enters no ratio.",
+        "Every row runs in one process (one worker) on loopback, one after the other in one "
+        "run, one observation per request, the same model; each server's whole process "
+        "group is gone before the next starts. The peer of the ratio columns is the first "
+        "row: seldon-core-microservice with our numpy MODEL class, "
+        f"{seldon_text(st, v, 'seldon-venv')}, in `.venv-seldon`. The candidate stacks are "
+        "the same prediction endpoint on uvicorn, one worker: FastAPI (pydantic validation), "
+        "Starlette, and a plain ASGI callable with orjson. `cartpole serve` is a plain ASGI "
+        "app on uvicorn (httptools, uvloop), with its metrics on: every request goes through "
+        "its Prometheus counters and latency histogram, which cannot be turned off. The "
+        "floor rows answer a constant without reading the request. "
+        + ("`cartpole serve` is measured twice, on Seldon's v1 REST path and on the Open "
+           "Inference Protocol's (V2) REST path, as is its V2 peer, `mlserver start` with our "
+           "`CartpoleRuntime`. The HTTP core candidates run `cartpole serve`'s own ASGI app "
+           "(`cartpole.serving.server.build_app`) under uvicorn and under granian, each "
+           "beside the constant floor on the same core. " if has_v2 else "")
+        + "seldon-core's RSS counts its gunicorn master and worker, granian's its main "
+        "process and worker. A cell in which wrk saw socket errors or non-2xx answers is "
+        "marked failed and enters no ratio.",
+        "",
+        f"The targets of `cartpole serve`, at {at} connections unless said (from the "
+        "serving issues; a target this run did not record is said so):",
+        "",
+        *table(["figure", "this run", "target"], serve_targets(data)),
         "",
     ]
-    alt = alternate_ratios(data)
+    alt = data["results"].get("alternate")
     if alt:
-        prose += [
-            "Because other work may share the machine, `cartpole serve` and the peer are "
-            f"also measured in turn: both servers up at once, {st['rounds']} rounds of wrk on "
-            f"one then the other, {st['round_seconds']} s per cell, a ratio per round; "
-            + "; ".join(
-                f"at {c} connection{'s' if c != 1 else ''}: "
+        specs = _ratio_specs(data)
+        said = []
+        for name, spec in specs.items():
+            per = {c: alternate_ratio(data, spec, c) for c in conns}
+            if all(a is None for a in per.values()):
+                continue
+            said.append(f"{SERVE_RATIO_TEXT.get(name, name)}: " + "; ".join(
+                f"at {c} connection{'s' if c != 1 else ''} "
                 + (f"median {times(a['median'])}" if a["median"] is not None
                    else "**no median** (a cell failed)")
                 + " (rounds: " + ", ".join(times(x) for x in a["ratios"])
                 + (f", {a['failed']} failed" if a["failed"] else "") + ")"
-                for c, a in sorted(alt.items()))
-            + ". These are the ratios quoted below and in the README.",
+                for c, a in per.items() if a is not None))
+        names = ", ".join(code(k) for k in alt["keys"])
+        prose += [
+            "Because other work may share the machine, the servers the targets compare are "
+            f"also measured in turn: {names} up at once, {st['rounds']} round"
+            f"{'s' if st['rounds'] != 1 else ''} of wrk on each in turn, "
+            f"{st['round_seconds']} s per cell, a ratio per round. These medians are the "
+            "ratios quoted above and in the README:",
+            "",
+            *(f"- {s}" for s in said),
             "",
         ]
-    if ours is not None:
-        at = t["connections"]
-        r16, r1 = headline_ratio(data, at)[0], headline_ratio(data, min(conns))[0]
-        c16 = _cell(ours, at)
-        if r16 is not None and c16 is not None:
-            prose += [
-                f"In this run `cartpole serve` answers {times(r16)} the peer's requests per "
-                f"second at {at} connections (target {t['ratio']:g}×: "
-                f"{met(r16 >= t['ratio'])}) and {times(r1)} at {min(conns)} connection; at "
-                f"{at} connections its p99 is {secs(c16['p99_ms'])} ms (target "
-                f"{t['p99_ms']:g} ms: {met(c16['p99_ms'] <= t['p99_ms'])}); it holds "
-                f"{num(ours['rss_mb'])} MB (target {t['rss_mb']:g}: "
-                f"{met(ours['rss_mb'] <= t['rss_mb'])}) and answers {secs(ours['ready_s'])} s "
-                f"after it starts (target {t['ready_s']:g} s: "
-                f"{met(ours['ready_s'] <= t['ready_s'])}).",
-            ]
+        for key, why in (alt.get("not_started") or {}).items():
+            prose += [f"{code(key)} did not start for the rounds: {why}", ""]
+    asgi = serve_ratio(rows, "cartpole-serve", "asgi", hi)
+    if asgi is not None:
+        does = "Prometheus counters and a latency histogram, routing, tags" + (
+            ", both protocols" if has_v2 else "")
+        prose += [f"`cartpole serve` does more than the bare `asgi` row ({does}), and reaches "
+                  f"{100 * asgi:.0f}% of that row's throughput at {hi} connections (rows "
+                  "measured one after the other).", ""]
+    if has_v2:
+        prose += [
+            "HTTP cores (rows one after the other, at "
+            f"{at} connections; the last column from the rounds in turn):",
+            "",
+            *table(["HTTP core", "req/s: app / its floor", "app ÷ its floor",
+                    "p99 (ms): app / its floor", "app ÷ its floor, in turn",
+                    "app RSS (MB)"],
+                   [_core_line(data, "uvicorn (httptools, uvloop)", "core-uvicorn", "floor",
+                               "floor_ratio"),
+                    _core_line(data, "granian", "core-granian", "floor-granian",
+                               "granian_floor_ratio")]),
+            "",
+        ]
+        gr, how = measured_ratio(data, "granian_over_uvicorn", at)
+        if gr is not None:
+            prose += [f"On granian, `cartpole serve`'s app answers {times(gr)} the requests "
+                      f"per second of `cartpole serve` on uvicorn at {at} connections ({how}): "
+                      + ("granian is the faster core in this run." if gr > 1 else
+                         "uvicorn is the faster core in this run."), ""]
+        ml = _row(rows, "mlserver")
+        ml_default = _row(rows, "mlserver-default")
+        if ml is not None:
+            text = (f"The V2 peer is `mlserver start`: {mlserver_text(data)}, from "
+                    f"`{st['mlserver']['venv']}`. MLServer's REST takes the JSON body only "
+                    "(not the binary tensor extension), so every V2 row is sent JSON.")
+            if ml_default is not None:
+                a, b = _cell(ml, at), _cell(ml_default, at)
+                defaults = _settings_text(st["mlserver"].get("default_row_settings"))
+                text += (" A second row leaves `parallel_workers` to MLServer's default "
+                         f"(settings {defaults or 'its defaults'}): ")
+                if _cells_ratio(a, b) is not None:
+                    faster = _cells_ratio(a, b) >= 1
+                    text += (f"{num(b['rps'])} requests per second at {at} connections "
+                             f"against {num(a['rps'])}, so the setting of the peer is "
+                             + ("the faster of the two in this run."
+                                if faster else "**not** the faster of the two in this run."))
+                else:
+                    text += "a cell failed, so the two settings are not compared."
+            prose += [text, ""]
         else:
-            prose.append("In this run the ratio of `cartpole serve` to the peer could not be "
-                         "computed: a cell failed (see the table).")
-        asgi = serve_ratio(rows, "cartpole-serve", "asgi", hi)
-        if asgi is not None:
-            prose[-1] += (" It does more than the bare `asgi` row (Prometheus counters and a "
-                          "latency histogram, routing, tags), and reaches "
-                          f"{100 * asgi:.0f}% of that row's throughput at {hi} connections.")
-        prose.append("")
+            prose += [f"MLServer (the V2 peer): {NOT_MEASURED}.", ""]
+    else:
+        prose += ["V2 REST, the MLServer peer and the HTTP core candidates: "
+                  f"{NOT_MEASURED} (this results file predates them).", ""]
+    grpc = st.get("v2_grpc")
+    prose += [f"V2 gRPC is not in the load table: {grpc['why']}" if grpc
+              else f"V2 gRPC: {NOT_MEASURED}.", ""]
+    for s in data["results"].get("skipped", []):
+        prose += [f"{s['stack']}: {NOT_MEASURED} ({s['why']}).", ""]
     if keras is not None:
         k1 = _cell(keras, min(conns))
         tf = v.get("seldon-keras-venv:tensorflow-cpu") or v.get("seldon-keras-venv:tensorflow")
@@ -799,13 +1008,16 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
                if k1 and not k1["failed"] else "."),
             "",
         ]
+    bodies = f"body {code(st['body'])} to {code(st['path'])}"
+    if has_v2:
+        bodies = (f"v1 rows: {bodies}; V2 rows: body {code(st['v2_body'])} to "
+                  f"{code(st['v2_path'])}")
     lines += [
         *prose,
         *table(header, table_rows),
         "",
         f"wrk {v.get('wrk', '')}, one thread, {st['seconds_per_cell']} s per cell, "
-        f"{', '.join(map(str, conns))} connections; body {code(st['body'])} to "
-        f"{code(st['path'])}. Server commands as run:",
+        f"{', '.join(map(str, conns))} connections; {bodies}. Server commands as run:",
         "",
         *(f"- {r['stack']}: {code(r['command'])}" for r in rows),
         "",
@@ -1045,6 +1257,36 @@ def run_example_block(results: Results) -> str:
     ])
 
 
+def serve_v2_clauses(serve: dict[str, Any]) -> list[str]:
+    """The README's clauses on V2 REST, MLServer and the floor, for what the run measured."""
+    st = serve["settings"]
+    t = st["targets"]
+    at = t.get("connections", max(st["connections"]))
+    out = []
+    ml, how_ml = measured_ratio(serve, "over_mlserver", at)
+    v2, how_v2 = measured_ratio(serve, "v2_over_v1", at)
+    bits = []
+    if ml is not None:
+        bits.append(f"{times(ml)} the requests per second of "
+                    f"{mlserver_text(serve, brief=True)}"
+                    + (f" (target {t['over_mlserver']:g}×: {met(ml >= t['over_mlserver'])})"
+                       if "over_mlserver" in t else ""))
+    if v2 is not None:
+        bits.append(f"{times(v2)} those of its own v1 REST endpoint"
+                    + (f" (target {t['v2_over_v1']:g}×: {met(v2 >= t['v2_over_v1'])})"
+                       if "v2_over_v1" in t else ""))
+    if bits:
+        out.append(f"over the Open Inference Protocol (V2 REST, JSON) it answers "
+                   f"{' and '.join(bits)}, at {at} connections "
+                   f"({how_ml or how_v2})")
+    floor, how = measured_ratio(serve, "floor_ratio", at)
+    if floor is not None and "floor_ratio" in t:
+        out.append(f"its v1 REST endpoint, metrics on, answers {times(floor)} the requests "
+                   "per second of a constant-answer ASGI app on the same server core "
+                   f"(target {t['floor_ratio']:g}×: {met(floor >= t['floor_ratio'])}; {how})")
+    return out
+
+
 def performance_block(results: Results) -> str:
     parts = []
     solve = results.get("solve")
@@ -1102,6 +1344,7 @@ def performance_block(results: Results) -> str:
         else:
             said.append("the serving ratio is not available: a cell of its run failed "
                         "(`make bench-serve-stacks`)")
+        said.extend(serve_v2_clauses(serve))
     else:
         said.append("serving: " + not_run("serve-stacks"))
     if remote:

@@ -9,13 +9,22 @@ action per row out, the same numpy forward pass) on uvicorn with one worker:
 
 Also measured: seldon-core-microservice with our numpy MODEL class (the baseline of
 the targets) and, with ``--keras-venv``, with a Keras ``model.predict`` class (the
-original's style); a constant ASGI answer (the floor); and ``cartpole serve``.
+original's style); a constant ASGI answer (the floor); ``cartpole serve`` on Seldon's v1
+REST path and on the Open Inference Protocol's (V2) ``/v2/models/cartpole/infer``;
+``mlserver start`` with our ``CartpoleRuntime`` on the same V2 path (the V2 peer, with
+``"parallel_workers": 0``, and once with MLServer's default of one parallel worker); and
+the HTTP core under ``cartpole serve``'s own ASGI app (``build_app``) and under the floor:
+uvicorn (httptools, uvloop) and, when it is installed, granian.
+
 Each runs in its own process on a free loopback port; ``wrk`` (Debian package) sends
 one observation per request at 1 and 16 connections. Reported: requests per second,
 p50 and p99 latency, the server's resident memory after the load, and the time from
 process start to the first answer. A cell in which wrk saw a socket error or a non-2xx
-answer is recorded as failed, with what went wrong, and is not used in any ratio. The
-apps are written to a temporary folder at run time. Writes
+answer is recorded as failed, with what went wrong, and is not used in any ratio. Then
+the servers the targets compare are all started at once and measured in turn, round
+after round, so that other work on a shared machine weighs on each side alike. The
+apps are written to a temporary folder at run time. V2 gRPC is not load-tested: no
+gRPC load generator comparable to wrk installs here (see ``V2_GRPC``). Writes
 benchmarks/results/serve-stacks.json.
 """
 
@@ -30,6 +39,8 @@ import subprocess
 import sys
 import tempfile
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +58,12 @@ from benchmarks.harness import (
 
 BODY = '{"data": {"ndarray": [[0.01, -0.02, 0.03, 0.04]]}}'
 PATH = "/api/v1.0/predictions"
+# The same observation over the Open Inference Protocol (V2), as JSON: MLServer's REST does
+# not take the binary tensor extension.
+V2_BODY = ('{"inputs": [{"name": "obs", "datatype": "FP32", "shape": [1, 4], '
+           '"data": [0.01, -0.02, 0.03, 0.04]}]}')
+V2_PATH = "/v2/models/cartpole/infer"
+PROTOCOLS = {"v1": (PATH, BODY), "v2": (V2_PATH, V2_BODY)}
 
 COMMON = '''
 import numpy as np
@@ -109,6 +126,14 @@ async def app(scope, receive, send):
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(BODY)).encode())]})
     await send({"type": "http.response.body", "body": BODY})
+'''
+
+# `cartpole serve`'s own ASGI app, built at import as the command builds it, for other
+# HTTP cores to load by name.
+CORE = '''
+from cartpole.serving.server import build_app
+
+app = build_app([{model!r}])
 '''
 
 APPS = {
@@ -174,6 +199,7 @@ async def app(scope, receive, send):
 }
 
 
+
 # How seldon-core-microservice runs in every row that uses it: one gunicorn worker with
 # one thread (a sync worker); every other option is left at seldon-core's default, and
 # the GUNICORN_* / FLASK_SINGLE_THREADED variables that would change them are unset.
@@ -183,8 +209,61 @@ SELDON_ENV_OVERRIDES = ("GUNICORN_WORKERS", "GUNICORN_THREADS", "GUNICORN_MAX_RE
                         "FLASK_SINGLE_THREADED", "GRPC_WORKERS", "GRPC_THREADS")
 CONNECTIONS = (1, 16)
 PEER = "seldon-numpy"
-# The serving issue's targets for `cartpole serve`.
-TARGETS = {"ratio": 10, "connections": 16, "p99_ms": 5, "rss_mb": 200, "ready_s": 2}
+V2_PEER = "mlserver"
+# MLServer as seldon/mlserver/ sets it up (settings.json, model-settings.json), on our
+# ports. The V2 peer: "parallel_workers": 0, the model in the server's own process (the
+# faster setting for a model this small). A second row runs MLServer's default (one
+# parallel worker process), so that the run itself shows which setting is faster.
+MLSERVER_EXAMPLE = ROOT / "seldon" / "mlserver"
+MLSERVER_PEER_SETTINGS = {"parallel_workers": 0}
+# The HTTP core `cartpole serve` runs on today (uvicorn.run picks these when installed),
+# named on every uvicorn command line here; granian is the candidate beside it.
+UVICORN_CORE = ["--loop", "uvloop", "--http", "httptools"]
+GRANIAN_CORE = ["--interface", "asgi", "--workers", "1", "--loop", "uvloop"]
+# The targets of `cartpole serve`: the first serving issue's ratio to seldon-core, and the
+# V2 issue's (#19): v1 REST against the constant floor (req/s and p99), V2 REST against v1
+# REST and against MLServer, memory and start-up.
+TARGETS = {"connections": 16, "ratio": 10, "floor_ratio": 0.65, "p99_over_floor": 2,
+           "v2_over_v1": 0.8, "over_mlserver": 5, "rss_mb": 100, "ready_s": 1}
+# Every ratio the docs quote: row over row, of req/s or of p99 latency.
+RATIOS = {
+    "ratio": {"of": "cartpole-serve", "to": PEER, "field": "rps"},
+    "floor_ratio": {"of": "cartpole-serve", "to": "floor", "field": "rps"},
+    "p99_over_floor": {"of": "cartpole-serve", "to": "floor", "field": "p99_ms"},
+    "v2_over_v1": {"of": "cartpole-serve-v2", "to": "cartpole-serve", "field": "rps"},
+    "over_mlserver": {"of": "cartpole-serve-v2", "to": V2_PEER, "field": "rps"},
+    "granian_floor_ratio": {"of": "core-granian", "to": "floor-granian", "field": "rps"},
+    "granian_p99_over_floor": {"of": "core-granian", "to": "floor-granian",
+                               "field": "p99_ms"},
+    "granian_over_uvicorn": {"of": "core-granian", "to": "cartpole-serve", "field": "rps"},
+}
+# The servers measured in turn, round after round (those of the ratios above).
+ALTERNATE = ("cartpole-serve", "cartpole-serve-v2", "floor", "core-granian", "floor-granian",
+             PEER, V2_PEER)
+V2_GRPC = (
+    "ghz, the usual gRPC load generator, is in neither Debian's packages nor PyPI "
+    "(building it would add a Go toolchain and its module downloads to the benchmark's "
+    "set-up); h2load (Debian's nghttp2-client) can replay one gRPC call over HTTP/2, but "
+    "it judges an answer by its HTTP status, which is 200 even for a failed call (gRPC "
+    "sends its status in trailers), so its cells could not be failed as wrk's are; and a "
+    "Python gRPC client loop on these 2 cores measures the client as much as the server, "
+    "so its figures would not compare with wrk's. The V2 gRPC service is exercised for "
+    "correctness by the test suite (tritonclient against `cartpole serve` and MLServer), "
+    "not timed here.")
+
+
+@dataclass
+class Server:
+    """One row: how it starts on a given port, and which protocol wrk speaks to it."""
+
+    key: str
+    stack: str
+    role: str
+    environment: str
+    command: Callable[[int], list[str]]
+    env: dict[str, str] | None = None
+    protocol: str = "v1"
+    extra: dict[str, Any] | None = None  # recorded in the row as it is
 
 
 def _rss_mb(pid: int) -> float:
@@ -195,7 +274,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def _rss_tree_mb(pid: int) -> float:
-    """Resident memory of the process and its children (gunicorn workers)."""
+    """Resident memory of the process and its children (gunicorn or granian workers)."""
     total = _rss_mb(pid)
     children = Path(f"/proc/{pid}/task/{pid}/children")
     for child in children.read_text().split() if children.exists() else []:
@@ -203,8 +282,8 @@ def _rss_tree_mb(pid: int) -> float:
     return total
 
 
-def post_ok(url: str) -> bool:
-    request = urllib.request.Request(url, data=BODY.encode(), method="POST",
+def post_ok(url: str, body: str = BODY) -> bool:
+    request = urllib.request.Request(url, data=body.encode(), method="POST",
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=1) as reply:
@@ -257,7 +336,16 @@ def wrk(url: str, connections: int, seconds: int, script: Path) -> dict[str, Any
 
 def uvicorn_cmd(name: str, port: int) -> list[str]:
     return [str(Path(sys.executable).with_name("uvicorn")), f"app_{name}:app", "--port",
-            str(port), "--log-level", "warning", "--no-access-log"]
+            str(port), *UVICORN_CORE, "--log-level", "warning", "--no-access-log"]
+
+
+def granian_exe() -> Path:
+    return Path(sys.executable).with_name("granian")
+
+
+def granian_cmd(name: str, port: int) -> list[str]:
+    return [str(granian_exe()), *GRANIAN_CORE, "--host", "127.0.0.1", "--port", str(port),
+            "--log-level", "warning", "--no-access-log", f"app_{name}:app"]
 
 
 def seldon_cmd(model: Path, port: int, venv: Path,
@@ -280,6 +368,40 @@ def serve_cmd(model: Path, port: int) -> list[str]:
             str(port)]
 
 
+def mlserver_settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    """seldon/mlserver/settings.json without its host and ports, with ``overrides``; a
+    key set to None is left out (MLServer's default then)."""
+    base = json.loads((MLSERVER_EXAMPLE / "settings.json").read_text())
+    out = {k: v for k, v in base.items()
+           if k not in ("host", "http_port", "grpc_port", "metrics_port")}
+    out.update(overrides)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def mlserver_folder(work: Path, name: str, model: Path) -> Path:
+    """A model folder as seldon/mlserver/ lays it out: its model-settings.json beside the
+    model and its metadata (not named ``cartpole``: ``mlserver start`` puts the folder on
+    sys.path)."""
+    folder = work / name
+    folder.mkdir()
+    shutil.copy(MLSERVER_EXAMPLE / "model-settings.json", folder)
+    uri = json.loads((MLSERVER_EXAMPLE / "model-settings.json").read_text())["parameters"]["uri"]
+    shutil.copy(model, folder / uri)
+    if model.with_suffix(".json").exists():
+        shutil.copy(model.with_suffix(".json"), (folder / uri).with_suffix(".json"))
+    return folder
+
+
+def mlserver_cmd(venv: Path, folder: Path, port: int, settings: dict[str, Any]) -> list[str]:
+    """``mlserver start folder`` on ``port`` (REST); its settings.json is written now, with
+    loopback, free gRPC and metrics ports and working folders beside the model folder."""
+    (folder / "settings.json").write_text(json.dumps({
+        **settings, "host": "127.0.0.1", "http_port": port, "grpc_port": free_port(),
+        "metrics_port": free_port(), "metrics_dir": str(folder.parent / f"{folder.name}-metrics"),
+        "environments_dir": str(folder.parent / f"{folder.name}-envs")}, indent=1))
+    return [str(venv / "bin" / "mlserver"), "start", str(folder)]
+
+
 def shown_command(cmd: list[str], work: Path) -> str:
     """A command as it ran, with the temporary folder and free ports made generic."""
     text = " ".join(relative(c) if c.startswith("/") else c for c in cmd)
@@ -287,45 +409,85 @@ def shown_command(cmd: list[str], work: Path) -> str:
     return re.sub(r"(--(?:http-|grpc-|metrics-)?port) \d+", r"\1 PORT", text)
 
 
-def measure(row: dict[str, Any], cmd: list[str], port: int, work: Path, seconds: int,
-            script: Path, env: dict[str, str] | None) -> dict[str, Any]:
-    url = f"http://127.0.0.1:{port}{PATH}"
-    log = work / f"{row['key']}.log"
+def _url(port: int, protocol: str) -> str:
+    return f"http://127.0.0.1:{port}{PROTOCOLS[protocol][0]}"
+
+
+def _start(server: Server, cmd: list[str], port: int,
+           log: Path) -> tuple[subprocess.Popen, float]:
+    url, body = _url(port, server.protocol), PROTOCOLS[server.protocol][1]
+    return start_server(cmd, log, lambda: post_ok(url, body), env=server.env)
+
+
+def measure(server: Server, work: Path, seconds: int,
+            scripts: dict[str, Path]) -> dict[str, Any]:
+    """One row: the server alone, wrk at each connection count, then its memory. A server
+    that does not start is a row whose cells failed, with why."""
+    port = free_port()
+    row: dict[str, Any] = {"key": server.key, "stack": server.stack, "role": server.role,
+                           "environment": server.environment, "protocol": server.protocol,
+                           "path": PROTOCOLS[server.protocol][0], **(server.extra or {})}
+    cmd = server.command(port)
     row["command"] = shown_command(cmd, work)
     row["load_1min"] = round(os.getloadavg()[0], 2)  # other work on the machine, if any
-    proc, ready = start_server(cmd, log, lambda: post_ok(url), env=env)
+    try:
+        proc, ready = _start(server, cmd, port, work / f"{server.key}.log")
+    except RuntimeError as exc:
+        reason = f"did not start: {str(exc)[-300:]}"
+        row.update(ready_s=None, rss_mb=None, cells=[
+            {"connections": c, "rps": None, "failed": True, "reason": reason}
+            for c in CONNECTIONS])
+        return row
     try:
         row["ready_s"] = round(ready, 3)
-        row["cells"] = [wrk(url, c, seconds, script) for c in CONNECTIONS]
+        row["cells"] = [wrk(_url(port, server.protocol), c, seconds, scripts[server.protocol])
+                        for c in CONNECTIONS]
         row["rss_mb"] = round(_rss_tree_mb(proc.pid), 1)
         return row
     finally:
         stop_group(proc)
 
 
-def alternate(pair: list[tuple[str, list[str], int, dict[str, str] | None]], work: Path,
-              rounds: int, seconds: int, script: Path) -> dict[str, Any]:
-    """Both servers of ``pair`` up at once, wrk on each in turn, ``rounds`` times per
-    connection count: a ratio per round, so that load from other work on a shared machine
-    falls on both sides alike. The idle server waits, using nothing."""
-    procs = []
+def round_ratios(cells: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The ratios of RATIOS whose two cells this round has, both without failure."""
+    out = {}
+    for name, spec in RATIOS.items():
+        a, b = cells.get(spec["of"]), cells.get(spec["to"])
+        if a and b and not a["failed"] and not b["failed"] and b.get(spec["field"]):
+            out[name] = a[spec["field"]] / b[spec["field"]]
+    return out
+
+
+def alternate(servers: list[Server], work: Path, rounds: int, seconds: int,
+              scripts: dict[str, Path]) -> dict[str, Any]:
+    """All of ``servers`` up at once, wrk on each in turn, ``rounds`` times per connection
+    count: a ratio per round, so that load from other work on a shared machine falls on
+    every side alike. The idle servers wait, using nothing. A server that does not start
+    is left out of the rounds, with why."""
+    procs, ports = [], {}
+    out: dict[str, Any] = {"keys": [], "not_started": {}, "rounds": []}
     try:
-        for key, cmd, port, env in pair:
-            url = f"http://127.0.0.1:{port}{PATH}"
-            procs.append(start_server(cmd, work / f"alternate-{key}.log",
-                                      lambda u=url: post_ok(u), env=env)[0])
-        out: dict[str, Any] = {"keys": [k for k, *_ in pair], "rounds": []}
+        for server in servers:
+            port = free_port()
+            try:
+                procs.append(_start(server, server.command(port), port,
+                                    work / f"alternate-{server.key}.log")[0])
+            except RuntimeError as exc:
+                out["not_started"][server.key] = str(exc)[-300:]
+                continue
+            ports[server.key] = (port, server.protocol)
+            out["keys"].append(server.key)
         for i in range(rounds):
             for c in CONNECTIONS:
-                cells = {key: wrk(f"http://127.0.0.1:{port}{PATH}", c, seconds, script)
-                         for key, _, port, _ in pair}
-                ok = all(not cell["failed"] for cell in cells.values())
-                a, b = (cells[k] for k in out["keys"])
+                cells = {key: wrk(_url(port, proto), c, seconds, scripts[proto])
+                         for key, (port, proto) in ports.items()}
+                ratios = round_ratios(cells)
                 out["rounds"].append({
                     "round": i, "connections": c, "load_1min": round(os.getloadavg()[0], 2),
-                    "cells": cells, "ratio": a["rps"] / b["rps"] if ok and b["rps"] else None})
+                    "cells": cells, "ratio": ratios.get("ratio"), "ratios": ratios})
                 print(json.dumps({"alternate": i, "connections": c,
-                                  "ratio": out["rounds"][-1]["ratio"]}), flush=True)
+                                  "ratios": {k: round(v, 3) for k, v in ratios.items()}}),
+                      flush=True)
         return out
     finally:
         for proc in procs:
@@ -337,10 +499,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="a trained .h5")
     parser.add_argument("--seconds", type=int, default=8, help="wrk's duration per cell")
     parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of `cartpole serve` and the peer measured in turn")
+                        help="rounds of the compared servers measured in turn")
     parser.add_argument("--round-seconds", type=int, default=4,
                         help="wrk's duration per cell of those rounds")
     parser.add_argument("--seldon-venv", type=Path, default=Path(".venv-seldon"))
+    parser.add_argument("--mlserver-venv", type=Path, default=Path(".venv-mlserver"),
+                        help="MLServer 1.7 with our runtime (make mlserver-venv)")
+    parser.add_argument("--no-mlserver-default", action="store_true",
+                        help="skip the row of MLServer with its default parallel workers")
     parser.add_argument("--keras-venv", type=Path, default=None,
                         help="a venv with seldon-core and TensorFlow, for the original's row")
     add_run_options(parser)
@@ -349,59 +515,114 @@ def main() -> None:
         sys.exit("wrk is needed: apt-get install wrk")
     model = args.model.resolve()
     seldon_venv = args.seldon_venv.resolve()
+    mlserver_venv = args.mlserver_venv.resolve()
+    has_mlserver = (mlserver_venv / "bin" / "mlserver").exists()
+    has_granian = granian_exe().exists()
+    peer_settings = mlserver_settings(MLSERVER_PEER_SETTINGS)
+    default_settings = mlserver_settings({"parallel_workers": None})
     run = Run("serve-stacks", "benchmarks.serve_stacks", args,
               {"seconds_per_cell": args.seconds, "connections": list(CONNECTIONS),
-               "wrk_threads": 1, "body": BODY, "path": PATH, "model": relative(model),
-               "seldon_config": SELDON_CONFIG, "peer": PEER, "targets": TARGETS,
+               "wrk_threads": 1, "body": BODY, "path": PATH, "v2_body": V2_BODY,
+               "v2_path": V2_PATH, "model": relative(model),
+               "seldon_config": SELDON_CONFIG, "peer": PEER, "v2_peer": V2_PEER,
+               "mlserver": {"venv": relative(mlserver_venv), "settings": peer_settings,
+                            "default_row_settings": (None if args.no_mlserver_default
+                                                     else default_settings),
+                            "model_settings": json.loads(
+                                (MLSERVER_EXAMPLE / "model-settings.json").read_text())},
+               "http_cores": {"uvicorn": UVICORN_CORE, "granian": GRANIAN_CORE},
+               "targets": TARGETS, "ratios": RATIOS, "v2_grpc": {"load_tested": False,
+                                                                "why": V2_GRPC},
                "rounds": args.rounds, "round_seconds": args.round_seconds})
-    run.versions.update(installed_versions(("cartpole", "uvicorn", "fastapi", "starlette",
-                                            "pydantic", "orjson", "numpy")))
+    run.versions.update(installed_versions(("cartpole", "uvicorn", "uvloop", "httptools",
+                                            "granian", "fastapi", "starlette", "pydantic",
+                                            "orjson", "numpy")))
     run.versions.update(installed_versions(("seldon-core", "gunicorn", "Flask", "numpy"),
                                            seldon_venv / "bin" / "python", "seldon-venv:"))
+    if has_mlserver:
+        run.versions.update(installed_versions(
+            ("mlserver", "uvicorn", "uvloop", "fastapi", "numpy"),
+            mlserver_venv / "bin" / "python", "mlserver-venv:"))
     if args.keras_venv:
         run.versions.update(installed_versions(
             ("seldon-core", "tensorflow-cpu", "tensorflow", "keras"),
             args.keras_venv.resolve() / "bin" / "python", "seldon-keras-venv:"))
     run.versions["wrk"] = tool_version(["wrk", "--version"]) or "unknown"
     rows: list[dict[str, Any]] = run.results.setdefault("rows", [])
+    skipped: list[dict[str, str]] = run.results.setdefault("skipped", [])
     with tempfile.TemporaryDirectory(prefix="cartpole-serve-bench-") as tmp:
         work = Path(tmp)
         (work / "common.py").write_text(COMMON.format(model=str(model)))
-        (work / "post.lua").write_text(
-            f"wrk.method = 'POST'\nwrk.body = '{BODY}'\n"
-            "wrk.headers['Content-Type'] = 'application/json'\n")
-        for name, source in {**APPS, "floor": FLOOR}.items():
+        scripts = {}
+        for protocol, (_, body) in PROTOCOLS.items():
+            scripts[protocol] = work / f"post-{protocol}.lua"
+            scripts[protocol].write_text(
+                f"wrk.method = 'POST'\nwrk.body = '{body}'\n"
+                "wrk.headers['Content-Type'] = 'application/json'\n")
+        for name, source in {**APPS, "floor": FLOOR,
+                             "core": CORE.format(model=str(model))}.items():
             (work / f"app_{name}.py").write_text(source)  # not named like the package
         (work / "KerasStyle.py").write_text(KERAS_MODEL)
-        # key, label, role, environment, command
-        plan: list[tuple[str, str, str, str, Any, dict[str, str] | None]] = [
-            (PEER, "seldon-core-microservice, our numpy MODEL class", "peer", "seldon-venv",
-             lambda port: seldon_cmd(model, port, seldon_venv), seldon_env()),
-            *((name, name, "candidate stack", "venv",
-               lambda port, n=name: uvicorn_cmd(n, port), None) for name in APPS),
-            ("floor", "asgi constant (the floor)", "floor", "venv",
-             lambda port: uvicorn_cmd("floor", port), None),
-            ("cartpole-serve", "cartpole serve", "ours", "venv",
-             lambda port: serve_cmd(model, port), None),
+        peer_folder = mlserver_folder(work, "mlserver-peer", model) if has_mlserver else None
+        default_folder = (mlserver_folder(work, "mlserver-default", model)
+                          if has_mlserver and not args.no_mlserver_default else None)
+        plan = [
+            Server(PEER, "seldon-core-microservice, our numpy MODEL class", "peer",
+                   "seldon-venv", lambda port: seldon_cmd(model, port, seldon_venv),
+                   seldon_env()),
+            *(Server(name, name, "candidate stack", "venv",
+                     lambda port, n=name: uvicorn_cmd(n, port)) for name in APPS),
+            Server("floor", "asgi constant (the floor), uvicorn", "floor", "venv",
+                   lambda port: uvicorn_cmd("floor", port)),
+            Server("floor-granian", "asgi constant (the floor), granian", "floor", "venv",
+                   lambda port: granian_cmd("floor", port)),
+            Server("cartpole-serve", "cartpole serve, v1 REST", "ours", "venv",
+                   lambda port: serve_cmd(model, port)),
+            Server("cartpole-serve-v2", "cartpole serve, V2 REST", "ours", "venv",
+                   lambda port: serve_cmd(model, port), protocol="v2"),
+            Server("core-uvicorn", "cartpole serve's app, uvicorn (httptools, uvloop)",
+                   "HTTP core candidate", "venv", lambda port: uvicorn_cmd("core", port)),
+            Server("core-granian", "cartpole serve's app, granian", "HTTP core candidate",
+                   "venv", lambda port: granian_cmd("core", port)),
+            Server(V2_PEER, "mlserver start, our CartpoleRuntime, parallel_workers 0",
+                   "V2 peer", "mlserver-venv",
+                   lambda port: mlserver_cmd(mlserver_venv, peer_folder, port, peer_settings),
+                   protocol="v2", extra={"mlserver_settings": peer_settings}),
+            Server("mlserver-default", "mlserver start, our CartpoleRuntime, its default "
+                   "parallel workers", "V2 peer, other setting", "mlserver-venv",
+                   lambda port: mlserver_cmd(mlserver_venv, default_folder, port,
+                                             default_settings),
+                   protocol="v2", extra={"mlserver_settings": default_settings}),
         ]
         if args.keras_venv:  # last: its TensorFlow threads must not weigh on other rows
-            plan.append(("seldon-keras", "seldon-core-microservice, Keras model.predict "
-                         "(the original's style)", "original style", "seldon-keras-venv",
-                         lambda port: seldon_cmd(model, port, args.keras_venv.resolve(),
-                                                 "KerasStyle"), seldon_env()))
-        for key, label, role, venv, make, env in plan:
-            port = free_port()
-            row = {"key": key, "stack": label, "role": role, "environment": venv}
-            rows.append(measure(row, make(port), port, work, args.seconds, work / "post.lua",
-                                env))
-            print(json.dumps(row), flush=True)
+            plan.append(Server(
+                "seldon-keras", "seldon-core-microservice, Keras model.predict (the "
+                "original's style)", "original style", "seldon-keras-venv",
+                lambda port: seldon_cmd(model, port, args.keras_venv.resolve(), "KerasStyle"),
+                seldon_env()))
+        missing = {}
+        if not has_granian:
+            missing.update(dict.fromkeys(("floor-granian", "core-granian"),
+                                         "granian is not installed in .venv"))
+        if not has_mlserver:
+            missing.update(dict.fromkeys((V2_PEER, "mlserver-default"),
+                                         f"no {relative(mlserver_venv)}/bin/mlserver "
+                                         "(make mlserver-venv)"))
+        if args.no_mlserver_default:
+            missing["mlserver-default"] = "--no-mlserver-default"
+        for server in plan:
+            if server.key in missing:
+                skipped.append({"key": server.key, "stack": server.stack,
+                                "why": missing[server.key]})
+                continue
+            rows.append(measure(server, work, args.seconds, scripts))
+            print(json.dumps(rows[-1]), flush=True)
             run.save()
         if args.rounds:
-            ports = free_port(), free_port()
+            by_key = {s.key: s for s in plan if s.key not in missing}
             run.results["alternate"] = alternate(
-                [("cartpole-serve", serve_cmd(model, ports[0]), ports[0], None),
-                 (PEER, seldon_cmd(model, ports[1], seldon_venv), ports[1], seldon_env())],
-                work, args.rounds, args.round_seconds, work / "post.lua")
+                [by_key[k] for k in ALTERNATE if k in by_key], work, args.rounds,
+                args.round_seconds, scripts)
     run.finish()
 
 

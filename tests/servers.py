@@ -168,3 +168,61 @@ def cartpole_serve(workdir: Path, *args: str, env: dict[str, str] | None = None)
         cmd = ["env", *(f"{k}={v}" for k, v in env.items()), *cmd]
     return start(cmd, f"http://127.0.0.1:{port}", workdir / f"serve-{port}.log",
                  "/health/ping", timeout=30)
+
+
+def prometheus_server(workdir: Path, targets: dict[str, str],
+                      tokens: dict[str, str] | None = None) -> Server:
+    """Debian's ``prometheus`` (``make system-deps``) scraping ``targets`` (job name to
+    ``host:port``) every second, on a free loopback port with its data in ``workdir``:
+    never the system service's port 9090 or data. ``tokens`` (job name to key): that
+    job scrapes with ``Authorization: Bearer KEY``, read from a file of mode 600."""
+    import shutil
+
+    exe = shutil.which("prometheus")
+    assert exe, "prometheus is missing: run `make system-deps` (Debian's package)"
+    workdir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for job, target in targets.items():
+        scrape = {"job_name": job, "static_configs": [{"targets": [target]}]}
+        if tokens and job in tokens:
+            secret = workdir / f"{job}.token"
+            secret.touch(mode=0o600)
+            secret.write_text(tokens[job])
+            scrape["authorization"] = {"type": "Bearer", "credentials_file": str(secret)}
+        jobs.append(scrape)
+    config = workdir / "prometheus.yml"  # JSON is YAML
+    config.write_text(json.dumps({"global": {"scrape_interval": "1s",
+                                             "scrape_timeout": "1s"},
+                                  "scrape_configs": jobs}, indent=2))
+    port = free_port()
+    cmd = [exe, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{port}",
+           f"--storage.tsdb.path={workdir / 'data'}"]
+    return start(cmd, f"http://127.0.0.1:{port}", workdir / "prometheus.log", "/-/ready",
+                 timeout=60)
+
+
+MLSERVER_VENV = Path(os.environ.get("MLSERVER_VENV",
+                                    Path(__file__).parents[1] / ".venv-mlserver"))
+
+
+def mlserver_start(model_dir: Path, workdir: Path, settings: dict | None = None,
+                   ready_path: str = "/v2/health/ready", timeout: float = 90.0) -> Server:
+    """``mlserver start model_dir`` (MLServer 1.7 from ``.venv-mlserver``, ``make
+    mlserver-venv``) on free loopback ports: REST at ``server.url``, gRPC on
+    ``server.grpc_port``, metrics on ``server.metrics_port``. ``settings`` go into the
+    settings.json written into ``model_dir``, with the host, ports and MLServer's working
+    folders replaced by ours. Started once ``ready_path`` answers 200
+    (``/v2/health/ready``: every model loaded); logs in ``workdir``."""
+    exe = MLSERVER_VENV / "bin" / "mlserver"
+    assert exe.exists(), f"{exe} is missing: run `make mlserver-venv`"
+    http_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
+    (model_dir / "settings.json").write_text(json.dumps({
+        **(settings or {}), "host": "127.0.0.1", "http_port": http_port,
+        "grpc_port": grpc_port, "metrics_port": metrics_port,
+        "metrics_dir": str(workdir / "metrics"), "environments_dir": str(workdir / "envs")}))
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = start([str(exe), "start", str(model_dir)], f"http://127.0.0.1:{http_port}",
+                   workdir / f"mlserver-{http_port}.log", ready_path, timeout=timeout)
+    server.grpc_port = grpc_port  # type: ignore[attr-defined]
+    server.metrics_port = metrics_port  # type: ignore[attr-defined]
+    return server

@@ -173,3 +173,132 @@ def test_bench_runs_every_benchmark_target_and_help_lists_them():
     for target, _ in render.BENCHMARKS.values():
         assert f"--no-print-directory {target}\n" in bench, f"make bench skips {target}"
         assert re.search(rf"^{target}:.*## ", makefile, re.M), f"make help misses {target}"
+
+
+# --- serving: the targets of the V2 issue, the MLServer peer, the HTTP cores ----------------
+
+def _serve_cell(connections: int, rps: float, p99: float, failed: bool = False) -> dict:
+    return {"connections": connections, "rps": rps, "requests": int(2 * rps),
+            "p50_ms": p99 / 2, "p99_ms": p99, "socket_errors": {},
+            "non_2xx": 3 if failed else 0, "failed": failed,
+            "reason": "3 non-2xx answers" if failed else None}
+
+
+# req/s and p99 (ms) at 16 connections; half the req/s at 1
+SERVE_FIGURES = {"seldon-numpy": (1000, 40.0), "floor": (40000, 1.0),
+                 "floor-granian": (42000, 1.2), "cartpole-serve": (28000, 1.8),
+                 "cartpole-serve-v2": (24000, 2.0), "core-uvicorn": (28500, 1.8),
+                 "core-granian": (30000, 2.0), "mlserver": (4000, 9.0),
+                 "mlserver-default": (1500, 60.0)}
+
+
+def _new_serve_run(figures: dict | None = None) -> dict:
+    """A serve-stacks results file as benchmarks/serve_stacks.py now writes it, with
+    made-up figures: one row per server, and one round of every compared server in turn."""
+    from benchmarks import serve_stacks as ss
+
+    figures = {**SERVE_FIGURES, **(figures or {})}
+    data = json.loads((render.RESULTS / "serve-stacks.json").read_text())
+    data["settings"].update(
+        targets=ss.TARGETS, ratios=ss.RATIOS, v2_body=ss.V2_BODY, v2_path=ss.V2_PATH,
+        v2_peer=ss.V2_PEER, rounds=1, round_seconds=4,
+        mlserver={"venv": ".venv-mlserver", "settings": {"parallel_workers": 0, "debug": False},
+                  "default_row_settings": {"debug": False}, "model_settings": {}},
+        v2_grpc={"load_tested": False, "why": ss.V2_GRPC})
+    data["versions"]["mlserver-venv:mlserver"] = "1.7.1"
+    rows = [{"key": key, "stack": key, "role": "role", "environment": "venv",
+             "command": key, "load_1min": 1.0, "ready_s": 0.4, "rss_mb": 70.0,
+             "cells": [_serve_cell(1, rps / 2, p99), _serve_cell(16, rps, p99)]}
+            for key, (rps, p99) in figures.items()]
+    keys = [k for k in ss.ALTERNATE if k in figures]
+    rounds = [{"round": 0, "connections": c, "load_1min": 1.0,
+               "cells": {k: _serve_cell(c, figures[k][0] * c / 16, figures[k][1])
+                         for k in keys}} for c in (1, 16)]
+    data["results"] = {"rows": rows, "skipped": [],
+                       "alternate": {"keys": keys, "not_started": {}, "rounds": rounds}}
+    return data
+
+
+def test_serve_ratios_of_the_renderer_are_those_the_benchmark_records():
+    from benchmarks import serve_stacks as ss
+
+    assert set(render.SERVE_RATIOS) == set(ss.RATIOS)
+    for name, spec in ss.RATIOS.items():
+        assert render.SERVE_RATIOS[name] == {**spec, "to": spec["to"] if name != "ratio"
+                                             else None}
+    assert set(ss.ALTERNATE) >= {k for s in ss.RATIOS.values() for k in (s["of"], s["to"])}
+
+
+def test_serve_round_ratios_leave_out_a_failed_cell():
+    from benchmarks import serve_stacks as ss
+
+    cells = {"cartpole-serve": _serve_cell(16, 30000, 2.0), "floor": _serve_cell(16, 40000, 1.0),
+             "cartpole-serve-v2": _serve_cell(16, 20000, 2.0, failed=True)}
+    ratios = ss.round_ratios(cells)
+    assert ratios == {"floor_ratio": 0.75, "p99_over_floor": 2.0}
+
+
+def test_serve_section_says_met_or_not_met_for_every_target():
+    text = "\n".join(render.serve_section(_new_serve_run()))
+    how = "(the median of 1 round measured in turn)"
+    assert (f"| v1 REST req/s ÷ the constant floor's (uvicorn), 16 connections | 0.7× {how} "
+            "| ≥ 0.65×: met |") in text
+    assert (f"| v1 REST p99 ÷ the constant floor's p99 (uvicorn), 16 connections | 1.8× {how} "
+            "| ≤ 2×: met |") in text
+    assert f"| V2 REST req/s ÷ v1 REST's, 16 connections | 0.86× {how} | ≥ 0.8×: met |" in text
+    assert f"16 connections; MLServer 1.7.1 with our `CartpoleRuntime` (settings " \
+           f"`\"parallel_workers\": 0`, `\"debug\": false`) | 6.0× {how} | ≥ 5×: met |" in text
+    assert "| `cartpole serve` resident memory after the load (MB) | 70 | ≤ 100 MB: met |" in text
+    assert "| `cartpole serve` start to first answer (s) | 0.40 | ≤ 1 s: met |" in text
+    assert "V2 gRPC is not in the load table: ghz" in text
+    assert "| granian | 30,000 / 42,000 | 0.71× |" in text
+    assert "granian is the faster core in this run" in text
+    assert "so the setting of the peer is the faster of the two in this run" in text
+    readme = render.performance_block({"serve-stacks": _new_serve_run()})
+    assert "MLServer 1.7.1 with our `CartpoleRuntime` and `\"parallel_workers\": 0` " \
+           "(target 5×: met)" in readme
+    assert "(target 0.65×: met;" in readme
+
+    slow = _new_serve_run({"cartpole-serve-v2": (12000, 2.0), "cartpole-serve": (20000, 5.0)})
+    slow["results"]["rows"][3]["rss_mb"] = 120.0  # cartpole-serve
+    text = "\n".join(render.serve_section(slow))
+    assert f"| 0.5× {how} | ≥ 0.65×: **not met** |" in text
+    assert f"| 5.0× {how} | ≤ 2×: **not met** |" in text
+    assert f"| 0.6× {how} | ≥ 0.8×: **not met** |" in text
+    assert f"| 3.0× {how} | ≥ 5×: **not met** |" in text
+    assert "| 120 | ≤ 100 MB: **not met** |" in text
+    assert "(target 5×: **not met**)" in render.performance_block({"serve-stacks": slow})
+
+
+def test_serve_section_never_averages_a_failed_round_away():
+    data = _new_serve_run()
+    data["results"]["alternate"]["rounds"][1]["cells"]["floor"]["failed"] = True
+    text = "\n".join(render.serve_section(data))
+    assert ("| v1 REST req/s ÷ the constant floor's (uvicorn), 16 connections | **failed** "
+            "(the median of 1 round measured in turn; a cell failed) | ≥ 0.65×: **not met**, "
+            "no value |") in text
+    assert "**no median** (a cell failed)" in text
+
+
+def test_serve_section_renders_an_older_run_without_the_new_rows():
+    data = json.loads((render.RESULTS / "serve-stacks.json").read_text())
+    old_keys = {"seldon-numpy", "fastapi", "starlette", "asgi", "floor", "cartpole-serve",
+                "seldon-keras"}
+    for key in ("ratios", "v2_body", "v2_path", "v2_peer", "mlserver", "v2_grpc",
+                "http_cores"):
+        data["settings"].pop(key, None)
+    data["results"]["rows"] = [r for r in data["results"]["rows"] if r["key"] in old_keys]
+    data["results"].pop("skipped", None)
+    alt = data["results"].get("alternate")
+    if alt:
+        alt["keys"] = [k for k in alt["keys"] if k in old_keys]
+        for r in alt["rounds"]:
+            r["cells"] = {k: c for k, c in r["cells"].items() if k in old_keys}
+    text = "\n".join(render.serve_section(data))
+    assert "| V2 REST req/s ÷ v1 REST's, 16 connections | not measured in this run |" in text
+    assert "| V2 REST req/s ÷ MLServer's (V2 REST), 16 connections | not measured in this " \
+           "run |" in text
+    assert "V2 gRPC: not measured in this run." in text
+    assert "the HTTP core candidates: not measured in this run" in text
+    readme = render.performance_block({"serve-stacks": data})
+    assert "`cartpole serve` answers" in readme and "MLServer" not in readme

@@ -17,6 +17,7 @@ import click
 
 from cartpole import __version__
 from cartpole.cli.common import CONTEXT, GlobalOptions, setup_logging
+from cartpole.cli.export import export
 from cartpole.cli.remote import router_demo_cmd, run
 from cartpole.cli.report import report
 from cartpole.cli.serve import serve
@@ -95,7 +96,7 @@ def cli(ctx: click.Context, episodes: int | None, render: bool, log_level: str,
                             tuple(dict.fromkeys(metrics_engines)), engine_conf)
 
 
-for _command in (train, status, report, serve, run, router_demo_cmd):
+for _command in (train, status, report, serve, run, router_demo_cmd, export):
     cli.add_command(_command)
 
 

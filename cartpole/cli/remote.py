@@ -24,7 +24,13 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--port", type=click.IntRange(1, 65535), default=None,
                      help="Server port.  [default: 9000 for REST, 5000 with --grpc-client]"),
         click.option("--grpc-client", "grpc", is_flag=True,
-                     help="Speak Seldon's gRPC protocol instead of REST."),
+                     help="Speak gRPC instead of REST."),
+        click.option("--protocol", type=click.Choice(["seldon", "v2"]), default="seldon",
+                     show_default=True,
+                     help="Seldon's protocol, or the Open Inference Protocol (V2: "
+                          "/v2/models/NAME/infer; KServe, MLServer, Triton, cartpole serve)."),
+        click.option("--model-name", default="cartpole", show_default=True,
+                     help="The model's name, with --protocol v2."),
         click.option("--deployment", default=None,
                      help="Seldon deployment behind the cluster's gateway: requests go to "
                           "/seldon/<namespace>/<deployment>/... (gRPC: metadata).  "
@@ -74,6 +80,8 @@ Examples:
   cartpole -e 200 run --runners 16 --batch                  16 runners, one request per step
   cartpole --metrics-engine visdom run --runners 4          scores per runner in Visdom
   cartpole run --grpc-client --port 5000                    a seldon-core microservice over gRPC
+  cartpole run --protocol v2 --port 8080                    MLServer, KServe, Triton (V2 REST)
+  cartpole run --protocol v2 --grpc-client --port 5000      cartpole serve --grpc-port 5000
   cartpole run --host https://gw.example --deployment cartpole --namespace seldon --token T
   cartpole -e 3 run --record gifs/                          GIFs of the first runner's episodes
 
@@ -134,7 +142,7 @@ def run(ctx: click.Context, **o: Any) -> None:
                      o["max_episode_steps"], o["seed"], o["feedback"],
                      Path(o["record_dir"]) if o["record_dir"] else None)
     request = RunRequest(target, cfg, o["grpc"], retry, oauth, g.metrics_engines,
-                         g.metrics_config, o["run_id"])
+                         g.metrics_config, o["run_id"], o["protocol"], o["model_name"])
     progress = RunProgress(episodes)
     try:
         outcome = run_remote(request, progress)
@@ -198,7 +206,8 @@ def router_demo_cmd(ctx: click.Context, **o: Any) -> None:
     check_engines(g.metrics_engines, g.metrics_config)
     cfg = DemoConfig(o["requests"], o["preferred_branch"], o["window"], o["min_share"],
                      o["router_name"])
-    request = RunRequest(target, grpc=o["grpc"], retry=retry, oauth=oauth)
+    request = RunRequest(target, grpc=o["grpc"], retry=retry, oauth=oauth,
+                         protocol=o["protocol"], model_name=o["model_name"])
     target, make_client = prepare(request)
     run_id = o["run_id"] or new_run_id()
     recorder = Recorder(build_sinks(g.metrics_engines, g.metrics_config,

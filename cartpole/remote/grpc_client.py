@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 import numpy as np
 
-from cartpole.remote import proto
+from cartpole.protocols import seldon as proto
 from cartpole.remote.client import Reply, RetryPolicy
 from cartpole.remote.errors import AuthError, ServerError
 from cartpole.remote.rest_client import parse_actions

@@ -148,6 +148,11 @@ def parse_actions(answer: Any, n_rows: int) -> np.ndarray:
         values = data["tensor"].get("values")
     else:
         raise BadAnswer("the answer's data has neither 'ndarray' nor 'tensor'")
+    return check_actions(values, n_rows)
+
+
+def check_actions(values: Any, n_rows: int) -> np.ndarray:
+    """``values`` as one integer action per row, or BadAnswer."""
     try:
         flat = np.asarray(values, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):

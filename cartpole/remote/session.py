@@ -33,6 +33,8 @@ class RunRequest:
     metrics_engines: tuple[str, ...] = ()
     metrics_config: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    protocol: str = "seldon"  # or "v2", the Open Inference Protocol
+    model_name: str = "cartpole"  # the model's name in V2 paths
 
     def __post_init__(self) -> None:
         # Credentials go to the environment: nothing the run writes may hold one.
@@ -55,11 +57,20 @@ def new_run_id() -> str:
 
 
 def transport_name(request: RunRequest) -> str:
-    return "grpc" if request.grpc else "rest"
+    transport = "grpc" if request.grpc else "rest"
+    return f"v2 {transport}" if request.protocol == "v2" else transport
 
 
 def client_factory(request: RunRequest, target: Target,
                    stop: Callable[[], bool] | None = None) -> Callable[[], Client]:
+    if request.protocol == "v2":
+        from cartpole.remote.v2_client import GrpcV2Client, RestV2Client
+
+        if request.grpc:
+            return lambda: GrpcV2Client(target.host, target.port, request.model_name,
+                                        metadata=target.grpc_metadata(),
+                                        retry=request.retry, tls=target.tls)
+        return lambda: RestV2Client(target, request.model_name, request.retry, stop)
     if request.grpc:
         from cartpole.remote.grpc_client import GrpcClient
 

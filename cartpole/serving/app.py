@@ -23,11 +23,17 @@ As seldon-core's wrapper does, a request's message is its JSON body, or the form
 field ``json=`` (``application/x-www-form-urlencoded``), or the query's ``json=``.
 A path under a gateway prefix, ``/seldon/<namespace>/<deployment>/...`` or the
 ``path_prefix`` given, is answered as the path after it.
+
+``/openapi.json`` describes this app as it is (its model, router and API key), and the
+app keeps to it: a method a path does not take is a 405 with an ``Allow`` header, and
+a query parameter given twice is a 400. ``tests/serving/test_fuzz.py`` holds it to the
+document with schemathesis.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -40,31 +46,31 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from cartpole.serving import codec, v2
 from cartpole.serving.errors import BadRequest, ServingError, TooLarge
 from cartpole.serving.graph import Graph
-from cartpole.serving.openapi import DOCS_HTML, OPENAPI
+from cartpole.serving.openapi import docs_html, document
 from cartpole.serving.seldon_errors import seldon_error
+from cartpole.serving.v2 import MethodNotAllowed
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_BODY = 1 << 20  # bytes
+# No API key needed: probes, metrics and the page that lists the routes
 OPEN = {"/health/ping", "/health/status", "/api/v1.0/health/status"}  # no API key needed
 FORM = b"application/x-www-form-urlencoded"
+JSON = b"application/json"
 Handler = Callable[[bytes, dict[str, list[str]]], Any]
 
 
 @dataclass(frozen=True)
 class Route:
     methods: frozenset[str]
-    handler: Handler
+    handler: Handler  # returns a JSON-ready value, or the payload as bytes
     endpoint: str  # the metrics label: one per endpoint, whatever its alias
     message: bool = False  # takes a Seldon message (body, form or ?json=)
+    content_type: bytes = JSON
 
 
 class NotFound(ServingError):
     status = 404
-
-
-class MethodNotAllowed(ServingError):
-    status = 405
 
 
 class Unauthorized(ServingError):
@@ -88,6 +94,7 @@ class ServeApp:
                                registry=self.registry)
         self.routed = Counter("cartpole_routed", "Requests per branch", ["branch"],
                               registry=self.registry)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         meta = graph.policies[0].metadata
         self.tags = {"model_version": f"{meta.get('group', '?')}/{meta.get('trial', '?')}"
                                       f"@{graph.policies[0].digest}",
@@ -108,8 +115,14 @@ class ServeApp:
             "/health/ping": Route(get, lambda body, query: "pong", "/health/ping"),
             "/health/status": Route(get, self.status, "/health/status"),
             "/api/v1.0/health/status": Route(get, self.status, "/health/status"),
-            "/openapi.json": Route(get, lambda body, query: OPENAPI, "/openapi.json"),
+            "/openapi.json": Route(get, lambda body, query: self.openapi, "/openapi.json"),
+            "/metrics": Route(get, lambda body, query: generate_latest(self.registry),
+                              "/metrics", content_type=b"text/plain; version=0.0.4"),
+            "/docs": Route(get, lambda body, query: self.docs, "/docs",
+                           content_type=b"text/html; charset=utf-8"),
         }
+        doc = document(graph, model_name, self.v2.version, secured=bool(api_key))
+        self.openapi, self.docs = orjson.dumps(doc), docs_html(doc)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -119,44 +132,40 @@ class ServeApp:
         if path == "/v2" or path.startswith("/v2/"):
             await self._v2(scope, receive, send, path, started)
             return
-        endpoint = "other"
+        endpoint, content_type, allow = "other", JSON, None
         try:
-            if path in ("/metrics", "/docs") and scope["method"] != "GET":
-                raise MethodNotAllowed(f"{path} takes GET")
-            if path == "/metrics":
-                await _reply(send, 200, generate_latest(self.registry),
-                             b"text/plain; version=0.0.4")
-                return
-            if path == "/docs":
-                await _reply(send, 200, DOCS_HTML, b"text/html; charset=utf-8")
-                return
             route = self.routes.get(path)
             if route is None:
                 raise NotFound(f"no endpoint {path}; see /openapi.json")
             endpoint = route.endpoint
             if scope["method"] not in route.methods:
-                raise MethodNotAllowed(f"{path} takes {' or '.join(sorted(route.methods))}")
+                allow = route.methods
+                raise MethodNotAllowed(path, allow)
             if self.api_key and path not in OPEN:
                 self._check_key(scope)
-            query = parse_qs(scope.get("query_string", b"").decode())
+            query = _query(scope)
             body = await self._body(receive) if scope["method"] == "POST" else b""
             if route.message:
                 body = _message(scope, body, query)
             result = route.handler(body, query)
-            status, payload = 200, orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
+            status, content_type = 200, route.content_type
+            payload = result if isinstance(result, bytes) else orjson.dumps(
+                result, option=orjson.OPT_SERIALIZE_NUMPY)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(seldon_error(exc))
-        self.requests.labels(endpoint, str(status)).inc()
+        self._count(endpoint, status)
         if endpoint == "/api/v1.0/predictions":
             self.latency.observe(time.perf_counter() - started)
-        await _reply(send, status, payload, b"application/json")
+        await _reply(send, status, payload, content_type, allow)
 
     async def _v2(self, scope: dict[str, Any], receive: Receive, send: Send, path: str,
                   started: float) -> None:
-        endpoint = "/v2/infer" if path.endswith("/infer") else "/v2"
+        endpoint, allow = "/v2/infer" if path.endswith("/infer") else "/v2", None
         try:
-            if scope["method"] not in ("GET", "POST"):
-                raise MethodNotAllowed(f"{path} takes GET or POST")
+            methods = self.v2.allowed(path)
+            if scope["method"] not in methods:
+                allow = methods
+                raise MethodNotAllowed(path, allow)
             if self.api_key and not path.startswith("/v2/health/"):
                 self._check_key(scope)
             message = None
@@ -167,18 +176,29 @@ class ServeApp:
                 if header is None:
                     message = _json(body)
                 else:
-                    length = int(_number(header.decode(), "Inference-Header-Content-Length"))
-                    head, blob = v2.split_binary(body, length)
+                    head, blob = v2.split_binary(body, _length(header))
                     message = _json(head)
                     v2.attach_binary(message, blob)
             status, result = self.v2.answer(scope["method"], path, message)
             payload = orjson.dumps(result)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(v2.error(exc))
-        self.requests.labels(endpoint, str(status)).inc()
+        self._count(endpoint, status)
         if endpoint == "/v2/infer":
             self.latency.observe(time.perf_counter() - started)
-        await _reply(send, status, payload, b"application/json")
+        await _reply(send, status, payload, JSON, allow)
+
+    def _count(self, endpoint: str, status: int) -> None:
+        self._child(self.requests, endpoint, str(status)).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: prometheus_client's ``labels`` costs
+        microseconds per call, a fifth of a prediction's own time."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _local_path(self, path: str) -> str:
         """The path without the ``path_prefix``, or a gateway's ``/seldon/<ns>/<name>``
@@ -190,25 +210,33 @@ class ServeApp:
             parts = path.split("/")  # "", "seldon", namespace, name, ...
             for skip in (4, 3):
                 local = "/" + "/".join(parts[skip:])
-                if local in self.routes or local in ("/metrics", "/docs"):
+                if (local in self.routes or local in ("/metrics", "/docs", "/v2")
+                        or local.startswith("/v2/")):
                     return local
         return path
 
     # -- endpoints ------------------------------------------------------------------
     def predictions(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
-        mode = query.get("mode", ["greedy"])[0]
-        temperature = _number(query.get("temperature", ["1.0"])[0], "temperature")
-        answer = self.graph.predict(codec.observations(_json(body)), mode, temperature)
+        mode = _one(query, "mode", "greedy")
+        temperature = _number(_one(query, "temperature", "1"), "temperature")
+        if not (math.isfinite(temperature) and temperature > 0):
+            raise BadRequest(f"temperature must be a number > 0, got {temperature}")
+        distribution = _one(query, "distribution", "0")
+        if distribution not in DISTRIBUTION:
+            raise BadRequest(f"distribution must be one of {', '.join(DISTRIBUTION)}, "
+                             f"got {distribution!r}")
+        rows = codec.observations(_json(body), self.graph.obs_dim)
+        answer = self.graph.predict(rows, mode, temperature)
         for action in answer.actions.tolist():
-            self.actions.labels(str(action)).inc()
+            self._child(self.actions, str(action)).inc()
         if answer.branch is not None:
-            self.routed.labels(str(answer.branch)).inc()
+            self._child(self.routed, str(answer.branch)).inc()
         return codec.response(answer, self.graph.unit, self.tags,
-                              query.get("distribution", ["0"])[0] in ("1", "true"),
-                              temperature)
+                              DISTRIBUTION[distribution], temperature)
 
     def feedback(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
-        reward, routing = codec.feedback_parts(_json(body))
+        unit = self.graph.unit if self.graph.bandit is not None else None
+        reward, routing = codec.feedback_parts(_json(body), unit)
         self.graph.feedback(reward, routing)
         return {"data": {"names": [], "ndarray": []}, "meta": {}}
 
@@ -216,8 +244,8 @@ class ServeApp:
         """A router's answer: the branch it would send these observations to."""
         if self.graph.router is None:
             raise NotFound("/route: this server has one model and no router")
-        branch = self.graph.route(codec.observations(_json(body)))
-        self.routed.labels(str(branch)).inc()
+        branch = self.graph.route(codec.observations(_json(body), self.graph.obs_dim))
+        self._child(self.routed, str(branch)).inc()
         return {"data": {"names": [], "ndarray": [[branch]]}, "meta": {"tags": self.tags}}
 
     def metadata(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -240,8 +268,8 @@ class ServeApp:
     # -- helpers --------------------------------------------------------------------
     def _check_key(self, scope: dict[str, Any]) -> None:
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-api-key", b"").decode()
-        auth = headers.get(b"authorization", b"").decode()
+        given = headers.get(b"x-api-key", b"").decode("latin-1")
+        auth = headers.get(b"authorization", b"").decode("latin-1")
         if auth.lower().startswith("bearer "):
             given = auth[7:]
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
@@ -260,17 +288,36 @@ class ServeApp:
         return b"".join(chunks)
 
 
+DISTRIBUTION = {"0": False, "1": True, "false": False, "true": True}
+
+
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    """The query's parameters; one given empty (``?temperature=``) is there, as ""."""
+    raw = scope.get("query_string", b"")
+    return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
+
+
+def _one(query: dict[str, list[str]], name: str, default: str) -> str:
+    """The value of query parameter ``name``; BadRequest if it is given more than once."""
+    values = query.get(name)
+    if values is None:
+        return default
+    if len(values) > 1:
+        raise BadRequest(f"query parameter {name} given {len(values)} times")
+    return values[0]
+
+
 def _message(scope: dict[str, Any], body: bytes, query: dict[str, list[str]]) -> bytes:
     """A Seldon message as seldon-core's wrapper reads it: ``?json=``, the form field
     ``json=``, or the JSON body."""
     if "json" in query:
-        return query["json"][0].encode()
+        return _one(query, "json", "").encode()
     headers = dict(scope.get("headers") or [])
     if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == FORM:
         form = parse_qs(body.decode(errors="replace"))
         if "json" not in form:
             raise BadRequest("form data needs a field json=<message>")
-        return form["json"][0].encode()
+        return _one(form, "json", "").encode()
     return body
 
 
@@ -290,10 +337,21 @@ def _number(text: str, name: str) -> float:
         raise BadRequest(f"{name} must be a number, got {text!r}") from None
 
 
-async def _reply(send: Send, status: int, payload: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type),
-                            (b"content-length", str(len(payload)).encode())]})
+def _length(header: bytes) -> int:
+    """The binary extension's Inference-Header-Content-Length: a whole number."""
+    try:
+        return int(header.decode("latin-1"))
+    except ValueError:
+        raise BadRequest(f"Inference-Header-Content-Length must be a whole number, got "
+                         f"{header.decode('latin-1')!r}") from None
+
+
+async def _reply(send: Send, status: int, payload: bytes, content_type: bytes,
+                 allow: frozenset[str] | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
+    if allow is not None:  # a 405 says which methods the path takes (RFC 9110)
+        headers.append((b"allow", ", ".join(sorted(allow)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -63,7 +63,9 @@ class Bandit:
                     "mean_reward": self.values.tolist()}
 
     def _argmax(self, scores: np.ndarray) -> int:
-        best = np.flatnonzero(scores == scores.max())
+        """A best branch, ties broken at random; NaN scores never win."""
+        finite = np.where(np.isnan(scores), -np.inf, scores)
+        best = np.flatnonzero(finite == finite.max())
         return int(self.rng.choice(best))
 
 

@@ -1,8 +1,9 @@
-"""Seldon's gRPC protocol beside the REST app: ``Seldon``, ``Model`` and ``Generic``
-services, each with ``Predict`` and ``SendFeedback`` (as seldon-core-microservice
-registers them for a model or a router).
+"""gRPC beside the REST app: Seldon's ``Seldon``, ``Model`` and ``Generic`` services,
+each with ``Predict`` and ``SendFeedback`` (as seldon-core-microservice registers them
+for a model or a router), and the Open Inference Protocol's
+``inference.GRPCInferenceService`` (``v2_grpc.py``), on one port.
 
-The messages are the protobuf classes ``cartpole.remote.proto`` builds from Seldon's
+The messages are the protobuf classes ``cartpole.protocols.seldon`` builds from Seldon's
 field numbers, so Seldon's own client and ``cartpole run --grpc-client`` both talk to
 it. Requests are answered by the same graph as REST, and errors are gRPC status codes:
 ``INVALID_ARGUMENT`` for a request that cannot be used, ``UNAUTHENTICATED`` for a
@@ -19,7 +20,9 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 
-from cartpole.remote import proto
+from cartpole.protocols import seldon as proto
+from cartpole.serving import v2_grpc
+from cartpole.serving.app import ServeApp
 from cartpole.serving.errors import BadRequest, ServingError
 from cartpole.serving.graph import Graph
 
@@ -33,7 +36,7 @@ class SeldonGrpc:
         self.graph, self.tags, self.api_key = graph, tags, api_key
 
     def predict(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._check_key(context)
+        self.check_key(context)
         try:
             answer = self.graph.predict(_rows(request))
         except ServingError as exc:
@@ -50,7 +53,7 @@ class SeldonGrpc:
         return reply
 
     def send_feedback(self, request: Any, context: grpc.ServicerContext) -> Any:
-        self._check_key(context)
+        self.check_key(context)
         routing = dict(request.response.meta.routing) or None
         try:
             self.graph.feedback(request.reward, routing)
@@ -58,7 +61,7 @@ class SeldonGrpc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return proto.SeldonMessage()
 
-    def _check_key(self, context: grpc.ServicerContext) -> None:
+    def check_key(self, context: grpc.ServicerContext) -> None:
         if not self.api_key:
             return
         metadata = dict(context.invocation_metadata())
@@ -71,11 +74,13 @@ class SeldonGrpc:
                           "missing or wrong API key (authorization: Bearer <key>)")
 
 
-def start_grpc(graph: Graph, tags: dict[str, Any], host: str, port: int,
-               api_key: str | None = None, threads: int = 4) -> grpc.Server:
-    """Start the gRPC server on ``host:port`` (in threads of its own); return it."""
-    handlers = SeldonGrpc(graph, tags, api_key)
+def start_grpc(app: ServeApp, host: str, port: int, threads: int = 4) -> grpc.Server:
+    """Start the gRPC server for ``app``'s graph on ``host:port`` (in threads of its
+    own); return it."""
+    handlers = SeldonGrpc(app.graph, app.tags, app.api_key)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    server.add_generic_rpc_handlers((v2_grpc.handler(
+        v2_grpc.V2Grpc(app.v2, handlers.check_key)),))
     for service in SERVICES:
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
             f"{proto.PACKAGE}.{service}", {

@@ -44,11 +44,12 @@ def validate_observations(data: Any, obs_dim: int, max_rows: int = MAX_ROWS) -> 
 
 
 def softmax(q: np.ndarray, temperature: float) -> np.ndarray:
-    """Row-wise softmax of ``q / temperature``, stable for large values."""
+    """Row-wise softmax of ``q / temperature``, stable for large values and for tiny
+    temperatures (the maximum is subtracted before dividing, in float64)."""
     if not temperature > 0:
         raise BadRequest(f"temperature must be > 0, got {temperature}")
-    z = q / temperature
-    z = z - z.max(axis=1, keepdims=True)
+    z = np.asarray(q, dtype=np.float64)
+    z = (z - z.max(axis=1, keepdims=True)) / temperature
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 

@@ -21,14 +21,15 @@ def build_app(models: Sequence[str | Path], router: str | None = None, epsilon: 
 
 
 def run(app: ServeApp, host: str, port: int, grpc_port: int | None = None) -> None:
-    """Serve REST on ``port`` and, with ``grpc_port``, Seldon's gRPC services beside it."""
+    """Serve REST on ``port`` and, with ``grpc_port``, gRPC beside it (Seldon's services
+    and the Open Inference Protocol's)."""
     import uvicorn
 
     grpc_server = None
     if grpc_port is not None:
         from cartpole.serving.grpc_server import start_grpc
 
-        grpc_server = start_grpc(app.graph, app.tags, host, grpc_port, app.api_key)
+        grpc_server = start_grpc(app, host, grpc_port)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
                     lifespan="on")

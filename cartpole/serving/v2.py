@@ -21,7 +21,8 @@ answer is always JSON.
 
 A router or A/B graph is one model: its answer's ``parameters.routing`` names the
 branch, and the feedback extension takes it back. Errors are the protocol's shape,
-``{"error": "..."}``, with a 4xx status.
+``{"error": "..."}``, with a 4xx status: 404 for a path that is not one of these (or
+another model or version), 405 for a method its path does not take.
 """
 
 from __future__ import annotations
@@ -31,18 +32,29 @@ from typing import Any
 import numpy as np
 
 from cartpole import __version__
+from cartpole.serving import codec
 from cartpole.serving.errors import BadRequest, ServingError
 from cartpole.serving.graph import Graph
-from cartpole.serving.policy import softmax
 
 INPUT = "obs"
 OUTPUTS = ("action", "q_values", "probabilities")
 DATATYPES = {"FP32": np.float32, "FP64": np.float64}
 EXTENSIONS = ["feedback"]
+GET, POST = frozenset({"GET"}), frozenset({"POST"})
 
 
 class NotFound(ServingError):
     status = 404
+
+
+class MethodNotAllowed(ServingError):
+    """A method the path does not take; ``allow`` lists those it takes (the Allow header)."""
+
+    status = 405
+
+    def __init__(self, path: str, allow: frozenset[str]) -> None:
+        super().__init__(f"{path} takes {' or '.join(sorted(allow))}")
+        self.allow = allow
 
 
 class V2:
@@ -52,26 +64,41 @@ class V2:
         self.graph, self.name = graph, name
         self.version = graph.policies[0].digest or "1"
 
+    def _endpoint(self, path: str) -> tuple[str, frozenset[str]]:
+        """The endpoint ``path`` names and the methods it takes; NotFound if none."""
+        parts = path.strip("/").split("/")[1:]  # after "v2"
+        if parts == []:
+            return "server", GET
+        if parts in (["health", "live"], ["health", "ready"]):
+            return parts[1], GET
+        if len(parts) >= 2 and parts[0] == "models":
+            rest = self._model_path(parts[1:])
+            if rest in ([], ["ready"]):
+                return "/".join(["model", *rest]), GET
+            if rest in (["infer"], ["feedback"]):
+                return rest[0], POST
+        raise NotFound(f"no V2 endpoint {path}")
+
+    def allowed(self, path: str) -> frozenset[str]:
+        """The methods ``path`` takes; NotFound if it is no V2 endpoint here."""
+        return self._endpoint(path)[1]
+
     def answer(self, method: str, path: str, message: Any) -> tuple[int, Any]:
         """(status, JSON-ready body) for ``method path``; raises ServingError."""
-        parts = path.strip("/").split("/")[1:]  # after "v2"
-        if method == "GET" and parts == []:
-            return 200, {"name": "cartpole", "version": __version__,
-                         "extensions": EXTENSIONS}
-        if method == "GET" and parts in (["health", "live"], ["health", "ready"]):
-            return 200, {parts[1]: True}
-        if len(parts) < 2 or parts[0] != "models":
-            raise NotFound(f"no V2 endpoint {path}")
-        rest = self._model_path(parts[1:])
-        if method == "GET" and rest == []:
+        endpoint, allow = self._endpoint(path)
+        if method not in allow:
+            raise MethodNotAllowed(path, allow)
+        if endpoint == "server":
+            return 200, {"name": "cartpole", "version": __version__, "extensions": EXTENSIONS}
+        if endpoint in ("live", "ready"):
+            return 200, {endpoint: True}
+        if endpoint == "model":
             return 200, self.metadata()
-        if method == "GET" and rest == ["ready"]:
+        if endpoint == "model/ready":
             return 200, {"name": self.name, "ready": True}
-        if method == "POST" and rest == ["infer"]:
+        if endpoint == "infer":
             return 200, self.infer(message)
-        if method == "POST" and rest == ["feedback"]:
-            return 200, self.feedback(message)
-        raise NotFound(f"no V2 endpoint {method} {path}")
+        return 200, self.feedback(message)
 
     def _model_path(self, parts: list[str]) -> list[str]:
         name, rest = parts[0], parts[1:]
@@ -98,18 +125,18 @@ class V2:
     def infer(self, message: Any) -> dict[str, Any]:
         if not isinstance(message, dict) or not isinstance(message.get("inputs"), list):
             raise BadRequest('an inference request needs "inputs": [{"name": "obs", ...}]')
+        if "id" in message and not isinstance(message["id"], str):
+            raise BadRequest('"id" must be a string')
         rows = _input(message["inputs"], self.graph.obs_dim)
-        wanted = _wanted(message.get("outputs"))
-        parameters = message.get("parameters") or {}
-        temperature = float(parameters.get("temperature", 1.0)) \
-            if isinstance(parameters, dict) else 1.0
+        wanted = _wanted(message)
+        temperature = _temperature(codec.member(message, "parameters", "parameters"))
         answer = self.graph.predict(rows)
         n = len(answer.actions)
         tensors = {
             "action": ("INT64", [n], answer.actions.astype(np.int64)),
             "q_values": ("FP32", list(answer.q_values.shape), answer.q_values),
             "probabilities": ("FP32", list(answer.q_values.shape),
-                              softmax(answer.q_values, temperature)),
+                              codec.probabilities(answer.q_values, temperature)),
         }
         reply: dict[str, Any] = {
             "model_name": self.name, "model_version": self.version,
@@ -123,13 +150,8 @@ class V2:
         return reply
 
     def feedback(self, message: Any) -> dict[str, Any]:
-        if not isinstance(message, dict) or "reward" not in message:
-            raise BadRequest('feedback needs {"reward": r, "parameters": {"routing": {...}}}')
-        try:
-            reward = float(message["reward"])
-        except (TypeError, ValueError):
-            raise BadRequest("reward must be a number") from None
-        routing = (message.get("parameters") or {}).get("routing")
+        unit = self.graph.unit if self.graph.bandit is not None else None
+        reward, routing = codec.v2_feedback_parts(message, unit)
         self.graph.feedback(reward, routing)
         return {}
 
@@ -151,8 +173,10 @@ def attach_binary(message: Any, blob: bytes) -> None:
                 if isinstance(tensor, dict) else None)
         if size is None:
             continue
-        dtype = DATATYPES.get(tensor.get("datatype"))
-        if dtype is None or not isinstance(size, int) or offset + size > len(blob):
+        datatype = tensor.get("datatype")
+        dtype = DATATYPES.get(datatype) if isinstance(datatype, str) else None
+        if (dtype is None or type(size) is not int or size < 0
+                or offset + size > len(blob)):
             raise BadRequest("binary input data does not match its datatype and size")
         try:
             tensor["data"] = np.frombuffer(blob[offset:offset + size], dtype=np.dtype(dtype)
@@ -168,33 +192,49 @@ def error(exc: ServingError) -> dict[str, str]:
 
 
 def _input(inputs: list[Any], obs_dim: int) -> np.ndarray:
-    if len(inputs) != 1 or not isinstance(inputs[0], dict):
+    if len(inputs) != 1 or not isinstance(inputs[0], dict) or inputs[0].get("name") != INPUT:
         raise BadRequest(f'send one input tensor, "{INPUT}"')
     tensor = inputs[0]
     datatype = tensor.get("datatype")
-    if datatype not in DATATYPES:
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise BadRequest(f"input datatype must be FP32 (or FP64), got {datatype!r}")
     shape = tensor.get("shape")
     if (not isinstance(shape, list) or len(shape) != 2 or shape[1] != obs_dim
-            or not all(isinstance(d, int) and d >= 1 for d in shape)):
+            or not all(codec.is_int(d) and d >= 1 for d in shape)):
         raise BadRequest(f"input shape must be [N, {obs_dim}], got {shape!r}")
+    shape = [int(d) for d in shape]
+    codec.member(tensor, "parameters", "input parameters")
+    if "data" not in tensor:
+        raise BadRequest("input data missing: send data (or binary data and its size)")
+    codec.check_numbers(tensor["data"], "input data", obs_dim)
     try:
-        data = np.asarray(tensor.get("data"), dtype=DATATYPES[datatype]).ravel()
+        data = np.asarray(tensor["data"], dtype=DATATYPES[datatype]).ravel()
     except (TypeError, ValueError):
-        raise BadRequest("input data must be numbers") from None
+        raise BadRequest(f"input data must be numbers, flat or in rows of {obs_dim}") from None
     if data.size != shape[0] * shape[1]:
         raise BadRequest(f"input data has {data.size} values, its shape {shape} needs "
                          f"{shape[0] * shape[1]}")
     return data.reshape(shape).astype(np.float32)
 
 
-def _wanted(outputs: Any) -> list[str]:
-    if outputs is None:
+def _temperature(parameters: dict[str, Any]) -> float:
+    """``parameters.temperature``: a number > 0, 1 when not given."""
+    value = parameters.get("temperature", 1.0)
+    if type(value) not in (int, float) or not value > 0:
+        raise BadRequest(f"temperature must be > 0, got {value!r}")
+    return float(value)
+
+
+def _wanted(message: dict[str, Any]) -> list[str]:
+    if "outputs" not in message:
         return ["action"]
+    outputs = message["outputs"]
     if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
         raise BadRequest('"outputs" must be a list of {"name": ...}')
+    for output in outputs:
+        codec.member(output, "parameters", "output parameters")
     names = [o.get("name") for o in outputs]
-    unknown = [n for n in names if n not in OUTPUTS]
+    unknown = [n for n in names if not isinstance(n, str) or n not in OUTPUTS]
     if unknown:
         raise BadRequest(f"unknown output {unknown[0]!r}; choose from {', '.join(OUTPUTS)}")
     return names

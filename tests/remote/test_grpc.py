@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartpole.remote import proto
+from cartpole.protocols import seldon as proto
 from cartpole.remote.client import RetryPolicy
 from cartpole.remote.errors import ServerError, Unreachable
 from cartpole.remote.grpc_client import GrpcClient

@@ -4,7 +4,7 @@ import grpc
 import numpy as np
 import pytest
 
-from cartpole.remote import proto
+from cartpole.protocols import seldon as proto
 from cartpole.serving.grpc_server import start_grpc
 from cartpole.serving.server import build_app
 from tests.servers import free_port
@@ -14,9 +14,9 @@ OBS = np.random.default_rng(2).normal(0, 0.5, (5, 4)).astype(np.float32)
 
 @pytest.fixture(scope="module")
 def served(model_file):
-    app = build_app([model_file])
+    app = build_app([model_file], api_key="s3cret")
     port = free_port()
-    server = start_grpc(app.graph, app.tags, "127.0.0.1", port, api_key="s3cret")
+    server = start_grpc(app, "127.0.0.1", port)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     yield app, channel
     channel.close()
