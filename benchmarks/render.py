@@ -963,7 +963,9 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
         if gr is not None:
             prose += [f"On granian, `cartpole serve`'s app answers {times(gr)} the requests "
                       f"per second of `cartpole serve` on uvicorn at {at} connections ({how}): "
-                      + ("granian is the faster core in this run." if gr > 1 else
+                      + ("the two cores are on par in this run (within 5%), so "
+                         "`cartpole serve` stays on uvicorn." if abs(gr - 1) <= 0.05 else
+                         "granian is the faster core in this run." if gr > 1 else
                          "uvicorn is the faster core in this run."), ""]
         ml = _row(rows, "mlserver")
         ml_default = _row(rows, "mlserver-default")

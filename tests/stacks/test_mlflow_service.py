@@ -23,12 +23,14 @@ pytestmark = [pytest.mark.slow,  # every test here starts a process
 SEARCH = "/ajax-api/2.0/mlflow/experiments/search?max_results=5"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack():
     return services("mlflow")
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may interleave other modules' tests on this worker, and a module
+# fixture would then start the server again for each run of this module's tests.
+@pytest.fixture(scope="session")
 def server(stack, tmp_path_factory):
     svc = stack["mlflow"]
     cmd = list(svc["command"])
