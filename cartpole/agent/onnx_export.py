@@ -113,6 +113,10 @@ def export_model(model: str | Path, out_dir: str | Path, fmt: str = "onnx",
     check_name(name)
     require_onnx()
     h5, _ = model_paths(model)
+    given = Path(model)
+    if not h5.exists() and given.is_file():  # a file that exists, but is no .h5
+        raise ExportError(f"{given} is not a model: give the .h5 that `cartpole train` "
+                          "wrote")
     weights, digest = read_weights(h5, settle)
     proto = build_onnx(weights, source=h5.name, digest=digest)
     check_against_numpy(proto, weights)

@@ -51,8 +51,8 @@ def target_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--timeout", type=click.FloatRange(min=0.01), default=10.0,
                      show_default=True, help="Seconds to wait for each answer."),
         click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
-                     help="Retries of a request after a connection error or timeout; the "
-                          "wait doubles from 0.2 s."),
+                     help="Retries of a request after a connection error, a timeout or "
+                          "HTTP 502/503/504; the wait doubles from 0.2 s."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), func)
 
@@ -61,6 +61,9 @@ def _target(o: dict[str, Any]) -> tuple[Any, Any, tuple[str, str, str] | None]:
     from cartpole.remote.client import RetryPolicy
     from cartpole.remote.target import parse_target
 
+    if not o["model_name"] or "/" in o["model_name"] or o["model_name"] in (".", ".."):
+        raise ConfigError(f"--model-name {o['model_name']!r} must be a model's name, "
+                          "without /")
     if o["token"] and o["oauth_url"]:
         raise ConfigError("give --token or --oauth-url, not both")
     oauth = None
@@ -79,6 +82,8 @@ Examples:
   cartpole -e 20 run                                        20 episodes against it
   cartpole -e 200 run --runners 16 --batch                  16 runners, one request per step
   cartpole --metrics-engine visdom run --runners 4          scores per runner in Visdom
+                                                            (a Visdom server must run:
+                                                            `make visdom` starts one)
   cartpole run --grpc-client --port 5000                    a seldon-core microservice over gRPC
   cartpole run --protocol v2 --port 8080                    MLServer, KServe, Triton (V2 REST)
   cartpole run --protocol v2 --grpc-client --port 5000      cartpole serve --grpc-port 5000
@@ -94,8 +99,9 @@ graph learns which branch plays best; --feedback step sends the env's reward aft
 request, as the 2018 agent did (0 on the failing step).
 
 \b
-The last line on stdout is a JSON summary: state, episodes, score, score_min, score_max,
-steps, steps_per_second, latency_p50_ms, latency_p99_ms, requests, cut_short, branches.
+The last line on stdout is a JSON summary: run, state, requested, episodes, score,
+score_min, score_max, steps, seconds, steps_per_second, latency_p50_ms, latency_p99_ms,
+requests, cut_short, branches, error, interrupted.
 Exit codes: 0 every episode played, 1 the server failed or refused (the partial summary
 is printed), 2 bad input, 130 interrupted (partial summary).
 """

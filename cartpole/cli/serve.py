@@ -22,11 +22,13 @@ from cartpole.paths import DEFAULT_MODEL
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=9000, show_default=True)
 @click.option("--api-key", envvar="CARTPOLE_API_KEY", default=None,
-              help="Require this key (Authorization: Bearer KEY, or X-API-Key); "
+              help="Require this key (Authorization: Bearer KEY, or X-API-Key: KEY; "
+                   "gRPC: authorization metadata) on every route but the health checks; "
                    "also from $CARTPOLE_API_KEY.  [default: none]")
 @click.option("--grpc-port", type=click.IntRange(0, 65535), default=None,
-              help="Also serve Seldon's gRPC services (Seldon, Model, Generic: Predict "
-                   "and SendFeedback) on this port.  [default: no gRPC]")
+              help="Also serve gRPC on this port: Seldon's services (Seldon, Model, "
+                   "Generic: Predict and SendFeedback) and the Open Inference Protocol's "
+                   "GRPCInferenceService.  [default: no gRPC]")
 @click.option("--model-name", default="cartpole", show_default=True,
               help="The model's name in Open Inference Protocol (V2) paths: "
                    "/v2/models/NAME/infer.")
@@ -44,7 +46,8 @@ def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: 
     /metadata, /health/ping, /health/status; a message may be a JSON body, the form
     field json= or the query's ?json=, as Seldon's own client sends it. Also /metrics
     (Prometheus), /openapi.json, /docs. Beside it, the Open Inference Protocol (V2):
-    /v2, /v2/health/live|ready, /v2/models/NAME[/ready], /v2/models/NAME/infer.
+    /v2, /v2/health/live|ready, /v2/models/NAME[/versions/V] (metadata), .../ready,
+    .../infer, and .../feedback (an extension that teaches a router).
 
     \b
     Listens on loopback by default. With a --host other machines reach, also set
@@ -57,7 +60,7 @@ def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: 
       CARTPOLE_API_KEY=$(cat key) cartpole serve --host 0.0.0.0
       cartpole serve --router epsilon-greedy a.h5 b.h5 c.h5
       cartpole serve --router abtest --ratio-a 0.8 a.h5 b.h5
-      cartpole serve --path-prefix /seldon/default/cartpole
+      cartpole serve --path-prefix /models/cartpole   also under /models/cartpole/...
       cartpole serve --grpc-port 5000      then: cartpole run --grpc-client --port 5000
       curl -s localhost:9000/v2/models/cartpole/infer -d '{"inputs": [{"name": "obs",
         "datatype": "FP32", "shape": [1, 4], "data": [0.01, 0.02, 0.03, 0.04]}]}'
@@ -73,16 +76,24 @@ def serve(models: tuple[str, ...], router: str | None, epsilon: float, ratio_a: 
                    "--api-key is set: anyone who can reach this port can query the models "
                    "and send feedback that trains the routers", err=True)
     try:
-        from cartpole.serving.server import build_app, run
+        from cartpole.serving.server import bind, build_app, run
     except ImportError as exc:
         raise ConfigError(f"serve needs {exc.name}: pip install 'cartpole[serving]'") from None
     # Errors loading the models or making the graph are the user's input: exit code 2.
     app = build_app(models or (f"{DEFAULT_MODEL}.h5",), router, epsilon, ratio_a, seed,
                     api_key, path_prefix=path_prefix, model_name=model_name)
-    grpc_text = f", gRPC at {host}:{grpc_port}" if grpc_port is not None else ""
-    click.echo(f"serving {len(app.graph.policies)} model(s) at http://{host}:{port}"
-               f"{grpc_text} (docs: /docs; Ctrl-C stops)", err=True)
     try:
-        run(app, host, port, grpc_port)
+        sock = bind(host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    port = sock.getsockname()[1]
+    grpc_text = f", gRPC at {host}:{grpc_port}" if grpc_port is not None else ""
+
+    def ready() -> None:
+        click.echo(f"serving {len(app.graph.policies)} model(s) at http://{host}:{port}"
+                   f"{grpc_text} (docs: /docs; Ctrl-C stops)", err=True)
+
+    try:
+        run(app, sock, grpc_port, on_ready=ready)
     except OSError as exc:
         raise ConfigError(f"cannot serve: {exc}") from None

@@ -181,12 +181,23 @@ class ServeApp:
                     v2.attach_binary(message, blob)
             status, result = self.v2.answer(scope["method"], path, message)
             payload = orjson.dumps(result)
+            if endpoint == "/v2/infer":
+                self._count_answer(result)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(v2.error(exc))
         self._count(endpoint, status)
         if endpoint == "/v2/infer":
             self.latency.observe(time.perf_counter() - started)
         await _reply(send, status, payload, JSON, allow)
+
+    def _count_answer(self, result: dict[str, Any]) -> None:
+        """A V2 answer's actions and branch, into the same counters as v1's."""
+        for output in result.get("outputs", ()):
+            if output.get("name") == "action":
+                for action in output.get("data", ()):
+                    self._child(self.actions, str(action)).inc()
+        for branch in ((result.get("parameters") or {}).get("routing") or {}).values():
+            self._child(self.routed, str(branch)).inc()
 
     def _count(self, endpoint: str, status: int) -> None:
         self._child(self.requests, endpoint, str(status)).inc()

@@ -12,6 +12,12 @@ missing or wrong API key (sent as ``authorization: Bearer KEY`` metadata).
 
 from __future__ import annotations
 
+import os
+
+# gRPC's own C++ log lines (a failed bind, say) would repeat on stderr what the one-line
+# error already says; set before grpc is imported.
+os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+
 import hmac
 from concurrent import futures
 from typing import Any
@@ -78,7 +84,9 @@ def start_grpc(app: ServeApp, host: str, port: int, threads: int = 4) -> grpc.Se
     """Start the gRPC server for ``app``'s graph on ``host:port`` (in threads of its
     own); return it."""
     handlers = SeldonGrpc(app.graph, app.tags, app.api_key)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    # No SO_REUSEPORT (gRPC's default): a port another server holds is refused, not shared.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
+                         options=[("grpc.so_reuseport", 0)])
     server.add_generic_rpc_handlers((v2_grpc.handler(
         v2_grpc.V2Grpc(app.v2, handlers.check_key)),))
     for service in SERVICES:
@@ -91,8 +99,13 @@ def start_grpc(app: ServeApp, host: str, port: int, threads: int = 4) -> grpc.Se
                     handlers.send_feedback, request_deserializer=proto.Feedback.FromString,
                     response_serializer=proto.SeldonMessage.SerializeToString),
             }),))
-    if server.add_insecure_port(f"{host}:{port}") == 0:
-        raise OSError(f"cannot listen on {host}:{port} for gRPC")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # grpcio 1.60+: a port it cannot bind
+        bound = 0
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port} for gRPC: address already in use "
+                      "or not available")
     server.start()
     return server
 

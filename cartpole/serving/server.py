@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cartpole.serving.app import MAX_BODY, ServeApp
@@ -20,19 +21,36 @@ def build_app(models: Sequence[str | Path], router: str | None = None, epsilon: 
                     path_prefix, model_name)
 
 
-def run(app: ServeApp, host: str, port: int, grpc_port: int | None = None) -> None:
-    """Serve REST on ``port`` and, with ``grpc_port``, gRPC beside it (Seldon's services
-    and the Open Inference Protocol's)."""
+def bind(host: str, port: int) -> socket.socket:
+    """The REST listening socket, bound now: a busy port is an OSError before anything
+    is said to be served."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run(app: ServeApp, sock: socket.socket, grpc_port: int | None = None,
+        on_ready: Callable[[], None] | None = None) -> None:
+    """Serve REST on the bound ``sock`` and, with ``grpc_port``, gRPC beside it (Seldon's
+    services and the Open Inference Protocol's); ``on_ready`` once both listen."""
     import uvicorn
 
     grpc_server = None
     if grpc_port is not None:
         from cartpole.serving.grpc_server import start_grpc
 
-        grpc_server = start_grpc(app, host, grpc_port)
+        grpc_server = start_grpc(app, sock.getsockname()[0], grpc_port)
+    if on_ready is not None:
+        on_ready()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False,
-                    lifespan="on")
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=1.0)

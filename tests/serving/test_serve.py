@@ -161,3 +161,24 @@ def test_the_serving_process_never_loads_tensorflow(one_model):
     maps = Path(f"/proc/{one_model.proc.pid}/maps").read_text()
     assert "tensorflow" not in maps  # its shared libraries would be mapped
     assert "site-packages/numpy" in maps  # the check looks at the right process
+
+
+def test_busy_ports_are_one_line_and_exit_2(tmp_path, model_file):
+    """A port another server holds is refused before anything is said to be served, for
+    REST and for gRPC (which would otherwise share it through SO_REUSEPORT)."""
+    import subprocess
+
+    grpc_port = free_port()
+    first = _serve(tmp_path, str(model_file), "--grpc-port", str(grpc_port))
+    try:
+        http_port = first.url.rsplit(":", 1)[1]
+        for args in (["--port", http_port],
+                     ["--port", str(free_port()), "--grpc-port", str(grpc_port)]):
+            proc = subprocess.run([EXE, "serve", str(model_file), *args], capture_output=True,
+                                  text=True, timeout=60)
+            assert proc.returncode == 2, proc.stderr
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
+            assert "serving" not in proc.stderr
+    finally:
+        first.stop()

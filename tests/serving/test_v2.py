@@ -134,3 +134,17 @@ def test_binary_tensor_extension_inputs(app):
     assert status == 400 and "binary" in reply["error"]
     status, reply = _binary_call(app, header, b"", length=10_000)
     assert status == 400 and "does not fit" in reply["error"]
+
+
+def test_v2_answers_are_counted_like_v1s(model_file):
+    app = build_app([model_file, model_file], router="abtest", ratio_a=1.0, seed=0)
+    _infer(app, obs=OBS[:3])
+    status, text = call(app, "GET", "/metrics")
+    assert status == 200
+    lines = [line for line in text.splitlines() if line.startswith("cartpole_")]
+    actions = sum(float(line.split()[-1]) for line in lines
+                  if line.startswith("cartpole_actions_total"))
+    assert actions == 3
+    assert 'cartpole_routed_total{branch="0"} 1.0' in lines
+    assert any(line.startswith('cartpole_requests_total{endpoint="/v2/infer",status="200"}')
+               for line in lines)
