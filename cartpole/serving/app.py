@@ -32,7 +32,6 @@ document with schemathesis.
 
 from __future__ import annotations
 
-import hmac
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +45,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from cartpole.serving import codec, v2
 from cartpole.serving.errors import BadRequest, ServingError, TooLarge
 from cartpole.serving.graph import Graph
+from cartpole.serving.keys import key_matches
 from cartpole.serving.openapi import docs_html, document
 from cartpole.serving.seldon_errors import seldon_error
 from cartpole.serving.v2 import MethodNotAllowed
@@ -279,11 +279,8 @@ class ServeApp:
     # -- helpers --------------------------------------------------------------------
     def _check_key(self, scope: dict[str, Any]) -> None:
         headers = dict(scope.get("headers") or [])
-        given = headers.get(b"x-api-key", b"").decode("latin-1")
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:]
-        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+        if not key_matches(self.api_key, headers.get(b"authorization", b"").decode("latin-1"),
+                           headers.get(b"x-api-key", b"").decode("latin-1")):
             raise Unauthorized("missing or wrong API key (Authorization: Bearer <key>)")
 
     async def _body(self, receive: Receive) -> bytes:

@@ -18,7 +18,6 @@ import os
 # error already says; set before grpc is imported.
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
-import hmac
 from concurrent import futures
 from typing import Any
 
@@ -31,6 +30,7 @@ from cartpole.serving import v2_grpc
 from cartpole.serving.app import ServeApp
 from cartpole.serving.errors import BadRequest, ServingError
 from cartpole.serving.graph import Graph
+from cartpole.serving.keys import key_matches
 
 SERVICES = ("Seldon", "Model", "Generic")
 
@@ -71,11 +71,8 @@ class SeldonGrpc:
         if not self.api_key:
             return
         metadata = dict(context.invocation_metadata())
-        given = metadata.get("x-api-key", "")
-        auth = metadata.get("authorization", "")
-        if auth.lower().startswith("bearer "):
-            given = auth[7:]
-        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+        if not key_matches(self.api_key, metadata.get("authorization", ""),
+                           metadata.get("x-api-key", "")):
             context.abort(grpc.StatusCode.UNAUTHENTICATED,
                           "missing or wrong API key (authorization: Bearer <key>)")
 

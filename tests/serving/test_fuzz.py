@@ -27,7 +27,6 @@ MAX_ROWS observations, and more is 413 Content Too Large.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zlib
 from typing import Any
@@ -41,6 +40,7 @@ from schemathesis.generation import GenerationMode
 from schemathesis.transport.asgi import ASGI_TRANSPORT
 
 from cartpole.serving.server import build_app
+from tests.serving.asgi import asgi_request
 
 FORM = "application/x-www-form-urlencoded"
 # schemathesis's default for negative_data_rejection, and 413 (see above)
@@ -188,18 +188,8 @@ def test_schemathesis_finds_nothing(model_file, graph):
 
 def _request(app, method, path, body=b"", headers=(), query=b""):
     """One request through the ASGI interface: (status, headers, body)."""
-    scope = {"type": "http", "method": method, "path": path, "query_string": query,
-             "headers": [(b"content-type", b"application/json"), *headers]}
-    sent, replies = [{"type": "http.request", "body": body, "more_body": False}], []
-
-    async def receive():
-        return sent.pop(0)
-
-    async def send(message):
-        replies.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return replies[0]["status"], dict(replies[0]["headers"]), replies[1]["body"]
+    return asgi_request(app, method, path, body,
+                        [(b"content-type", b"application/json"), *headers], query)
 
 
 OBS = {"name": "obs", "datatype": "FP32", "shape": [1, 4], "data": [0, 0, 0, 0]}

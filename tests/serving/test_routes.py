@@ -1,6 +1,5 @@
 """Every route seldon-core's microservice answers, on the ASGI app in this process."""
 
-import asyncio
 import json
 from urllib.parse import urlencode
 
@@ -9,6 +8,7 @@ import pytest
 
 from cartpole.serving.policy import ServedPolicy
 from cartpole.serving.server import build_app
+from tests.serving.asgi import asgi_request
 
 OBS = [[0.01, 0.02, 0.03, 0.04], [-0.2, 0.1, 0.05, -0.3]]
 MESSAGE = {"data": {"ndarray": OBS}}
@@ -16,20 +16,9 @@ MESSAGE = {"data": {"ndarray": OBS}}
 
 def call(app, method, path, body=b"", content_type="application/json", query=""):
     """One request through the app's ASGI interface; (status, decoded body)."""
-    scope = {"type": "http", "method": method, "path": path,
-             "query_string": query.encode(), "headers": [(b"content-type",
-                                                          content_type.encode())]}
-    sent, replies = [{"type": "http.request", "body": body, "more_body": False}], []
-
-    async def receive():
-        return sent.pop(0)
-
-    async def send(message):
-        replies.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    status = replies[0]["status"]
-    payload = replies[1]["body"]
+    status, _, payload = asgi_request(app, method, path, body,
+                                      [(b"content-type", content_type.encode())],
+                                      query.encode())
     try:
         return status, json.loads(payload)
     except ValueError:

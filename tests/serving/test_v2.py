@@ -7,6 +7,7 @@ import pytest
 
 from cartpole.serving.policy import softmax
 from cartpole.serving.server import build_app
+from tests.serving.asgi import asgi_request
 from tests.serving.test_routes import call
 
 OBS = np.random.default_rng(4).normal(0, 0.5, (6, 4)).astype(np.float32)
@@ -105,23 +106,12 @@ def test_api_key_guards_v2_but_not_its_health(model_file):
 
 def _binary_call(app, header, blob, length=None):
     body = json.dumps(header).encode()
-    scope_length = str(len(body) if length is None else length)
-    scope = {"type": "http", "method": "POST", "path": "/v2/models/cartpole/infer",
-             "query_string": b"", "headers": [
-                 (b"content-type", b"application/octet-stream"),
-                 (b"inference-header-content-length", scope_length.encode())]}
-    import asyncio
-
-    sent, replies = [{"type": "http.request", "body": body + blob, "more_body": False}], []
-
-    async def receive():
-        return sent.pop(0)
-
-    async def send(message):
-        replies.append(message)
-
-    asyncio.run(app(scope, receive, send))
-    return replies[0]["status"], json.loads(replies[1]["body"])
+    status, _, reply = asgi_request(
+        app, "POST", "/v2/models/cartpole/infer", body + blob,
+        [(b"content-type", b"application/octet-stream"),
+         (b"inference-header-content-length", str(len(body) if length is None
+                                                  else length).encode())])
+    return status, json.loads(reply)
 
 
 def test_binary_tensor_extension_inputs(app):
