@@ -657,7 +657,7 @@ SERVE_RATIOS = {
     "granian_p99_over_floor": {"of": "core-granian", "to": "floor-granian",
                                "field": "p99_ms"},
     "granian_over_uvicorn": {"of": "core-granian", "to": "cartpole-serve", "field": "rps"},
-}
+}  # (files before the built-in server: cartpole-serve was the app on uvicorn)
 SERVE_RATIO_TEXT = {
     "ratio": "v1 REST req/s ÷ seldon-core-microservice's",
     "floor_ratio": "v1 REST req/s ÷ the constant floor's (uvicorn)",
@@ -666,7 +666,9 @@ SERVE_RATIO_TEXT = {
     "over_mlserver": "V2 REST req/s ÷ MLServer's (V2 REST)",
     "granian_floor_ratio": "on granian: the app's req/s ÷ granian's constant floor's",
     "granian_p99_over_floor": "on granian: the app's p99 ÷ granian's constant floor's p99",
-    "granian_over_uvicorn": "the app on granian, req/s ÷ `cartpole serve` (uvicorn)",
+    "builtin_over_uvicorn": "the built-in HTTP server, req/s ÷ `--http-server uvicorn`'s",
+    "uvicorn_floor_ratio": "on uvicorn: the app's req/s ÷ uvicorn's constant floor's",
+    "granian_over_uvicorn": "the app on granian, req/s ÷ on uvicorn",
 }
 
 
@@ -891,15 +893,17 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
         "row: seldon-core-microservice with our numpy MODEL class, "
         f"{seldon_text(st, v, 'seldon-venv')}, in `.venv-seldon`. The candidate stacks are "
         "the same prediction endpoint on uvicorn, one worker: FastAPI (pydantic validation), "
-        "Starlette, and a plain ASGI callable with orjson. `cartpole serve` is a plain ASGI "
-        "app on uvicorn (httptools, uvloop), with its metrics on: every request goes through "
-        "its Prometheus counters and latency histogram, which cannot be turned off. The "
-        "floor rows answer a constant without reading the request. "
+        "Starlette, and a plain ASGI callable with orjson. `cartpole serve` runs its app on "
+        "its built-in HTTP server (httptools' parser on uvloop, "
+        "`cartpole/serving/http_server.py`), with its metrics on: every request goes "
+        "through its Prometheus counters and latency histogram, which cannot be turned off. "
+        "The floor rows answer a constant without reading the request. "
         + ("`cartpole serve` is measured twice, on Seldon's v1 REST path and on the Open "
            "Inference Protocol's (V2) REST path, as is its V2 peer, `mlserver start` with our "
-           "`CartpoleRuntime`. The HTTP core candidates run `cartpole serve`'s own ASGI app "
-           "(`cartpole.serving.server.build_app`) under uvicorn and under granian, each "
-           "beside the constant floor on the same core. " if has_v2 else "")
+           "`CartpoleRuntime`. The HTTP core candidates run `cartpole serve`'s app on uvicorn "
+           "(`cartpole serve --http-server uvicorn`) and its ASGI app "
+           "(`cartpole.serving.server.build_app`) on granian, each beside the constant "
+           "floor on the same core. " if has_v2 else "")
         + "seldon-core's RSS counts its gunicorn master and worker, granian's its main "
         "process and worker. A cell in which wrk saw socket errors or non-2xx answers is "
         "marked failed and enters no ratio.",
@@ -953,14 +957,30 @@ def serve_section(data: dict[str, Any] | None) -> list[str]:
             *table(["HTTP core", "req/s: app / its floor", "app ÷ its floor",
                     "p99 (ms): app / its floor", "app ÷ its floor, in turn",
                     "app RSS (MB)"],
-                   [_core_line(data, "uvicorn (httptools, uvloop)", "core-uvicorn", "floor",
-                               "floor_ratio"),
+                   [_core_line(data, "built-in (`cartpole serve`)", "cartpole-serve",
+                               "floor", "floor_ratio"),
+                    _core_line(data, "uvicorn (httptools, uvloop)", "core-uvicorn", "floor",
+                               "uvicorn_floor_ratio"),
                     _core_line(data, "granian", "core-granian", "floor-granian",
                                "granian_floor_ratio")]),
             "",
         ]
+        bu, how = measured_ratio(data, "builtin_over_uvicorn", at)
+        if bu is not None:
+            prose += [f"The built-in HTTP server answers {times(bu)} the requests per second "
+                      f"of the same app on uvicorn at {at} connections ({how}). uvicorn "
+                      "builds an ASGI scope, a task and receive and send messages for every "
+                      "request, and writes each answer as soon as it is made; the built-in "
+                      "server calls the app directly and writes the answers of one event-loop "
+                      "round together, which wakes the waiting client once per round rather "
+                      "than once per answer. That is why `cartpole serve` has its own HTTP "
+                      "server rather than the well-kept library; `--http-server uvicorn` "
+                      "runs the same app on uvicorn.", ""]
         gr, how = measured_ratio(data, "granian_over_uvicorn", at)
-        if gr is not None:
+        if gr is not None and "builtin_over_uvicorn" in _ratio_specs(data):
+            prose += [f"On granian, the app answers {times(gr)} the requests per second it "
+                      f"answers on uvicorn at {at} connections ({how}).", ""]
+        elif gr is not None:
             prose += [f"On granian, `cartpole serve`'s app answers {times(gr)} the requests "
                       f"per second of `cartpole serve` on uvicorn at {at} connections ({how}): "
                       + ("the two cores are on par in this run (within 5%), so "
@@ -1284,7 +1304,7 @@ def serve_v2_clauses(serve: dict[str, Any]) -> list[str]:
     floor, how = measured_ratio(serve, "floor_ratio", at)
     if floor is not None and "floor_ratio" in t:
         out.append(f"its v1 REST endpoint, metrics on, answers {times(floor)} the requests "
-                   "per second of a constant-answer ASGI app on the same server core "
+                   "per second of a constant-answer ASGI app on uvicorn "
                    f"(target {t['floor_ratio']:g}×: {met(floor >= t['floor_ratio'])}; {how})")
     return out
 

@@ -13,8 +13,9 @@ original's style); a constant ASGI answer (the floor); ``cartpole serve`` on Sel
 REST path and on the Open Inference Protocol's (V2) ``/v2/models/cartpole/infer``;
 ``mlserver start`` with our ``CartpoleRuntime`` on the same V2 path (the V2 peer, with
 ``"parallel_workers": 0``, and once with MLServer's default of one parallel worker); and
-the HTTP core under ``cartpole serve``'s own ASGI app (``build_app``) and under the floor:
-uvicorn (httptools, uvloop) and, when it is installed, granian.
+the HTTP server under ``cartpole serve``'s app: its built-in one (the default), uvicorn
+(``--http-server uvicorn``: httptools, uvloop) and, when it is installed, granian
+(running ``build_app``'s ASGI app), each beside a constant floor on uvicorn or granian.
 
 Each runs in its own process on a free loopback port; ``wrk`` (Debian package) sends
 one observation per request at 1 and 16 connections. Reported: requests per second,
@@ -235,11 +236,13 @@ RATIOS = {
     "granian_floor_ratio": {"of": "core-granian", "to": "floor-granian", "field": "rps"},
     "granian_p99_over_floor": {"of": "core-granian", "to": "floor-granian",
                                "field": "p99_ms"},
-    "granian_over_uvicorn": {"of": "core-granian", "to": "cartpole-serve", "field": "rps"},
+    "builtin_over_uvicorn": {"of": "cartpole-serve", "to": "core-uvicorn", "field": "rps"},
+    "uvicorn_floor_ratio": {"of": "core-uvicorn", "to": "floor", "field": "rps"},
+    "granian_over_uvicorn": {"of": "core-granian", "to": "core-uvicorn", "field": "rps"},
 }
 # The servers measured in turn, round after round (those of the ratios above).
-ALTERNATE = ("cartpole-serve", "cartpole-serve-v2", "floor", "core-granian", "floor-granian",
-             PEER, V2_PEER)
+ALTERNATE = ("cartpole-serve", "cartpole-serve-v2", "floor", "core-uvicorn", "core-granian",
+             "floor-granian", PEER, V2_PEER)
 V2_GRPC = (
     "ghz, the usual gRPC load generator, is in neither Debian's packages nor PyPI "
     "(building it would add a Go toolchain and its module downloads to the benchmark's "
@@ -363,9 +366,9 @@ def seldon_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SELDON_ENV_OVERRIDES}
 
 
-def serve_cmd(model: Path, port: int) -> list[str]:
+def serve_cmd(model: Path, port: int, *options: str) -> list[str]:
     return [str(Path(sys.executable).with_name("cartpole")), "serve", str(model), "--port",
-            str(port)]
+            str(port), *options]
 
 
 def mlserver_settings(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -576,12 +579,13 @@ def main() -> None:
                    lambda port: uvicorn_cmd("floor", port)),
             Server("floor-granian", "asgi constant (the floor), granian", "floor", "venv",
                    lambda port: granian_cmd("floor", port)),
-            Server("cartpole-serve", "cartpole serve, v1 REST", "ours", "venv",
-                   lambda port: serve_cmd(model, port)),
-            Server("cartpole-serve-v2", "cartpole serve, V2 REST", "ours", "venv",
-                   lambda port: serve_cmd(model, port), protocol="v2"),
-            Server("core-uvicorn", "cartpole serve's app, uvicorn (httptools, uvloop)",
-                   "HTTP core candidate", "venv", lambda port: uvicorn_cmd("core", port)),
+            Server("cartpole-serve", "cartpole serve (its built-in HTTP server), v1 REST",
+                   "ours", "venv", lambda port: serve_cmd(model, port)),
+            Server("cartpole-serve-v2", "cartpole serve (its built-in HTTP server), V2 REST",
+                   "ours", "venv", lambda port: serve_cmd(model, port), protocol="v2"),
+            Server("core-uvicorn", "cartpole serve --http-server uvicorn (its app as ASGI; "
+                   "httptools, uvloop), v1 REST", "HTTP core candidate", "venv",
+                   lambda port: serve_cmd(model, port, "--http-server", "uvicorn")),
             Server("core-granian", "cartpole serve's app, granian", "HTTP core candidate",
                    "venv", lambda port: granian_cmd("core", port)),
             Server(V2_PEER, "mlserver start, our CartpoleRuntime, parallel_workers 0",

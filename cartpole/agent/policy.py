@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+_ZERO = np.float32(0.0)
+
 
 class NumpyPolicy:
     """An MLP with ReLU hidden layers and a linear output, as numpy weights."""
@@ -22,6 +24,8 @@ class NumpyPolicy:
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
         self.kernels = [np.asarray(w, dtype=np.float32) for w in weights[0::2]]
         self.biases = [np.asarray(b, dtype=np.float32) for b in weights[1::2]]
+        layers = list(zip(self.kernels, self.biases, strict=True))
+        self._hidden, self._out = layers[:-1], layers[-1]
 
     @property
     def obs_dim(self) -> int:
@@ -33,12 +37,16 @@ class NumpyPolicy:
 
     def q_values(self, obs: np.ndarray) -> np.ndarray:
         """Q-values for a batch ``[n, obs_dim]`` (or one observation ``[obs_dim]``)."""
+        # One new array per layer, the bias and ReLU in place: for a served request of one
+        # row, numpy's per-call cost is most of the time (about 5 us against 6.4 with
+        # ``x @ k + b``).
         x = np.asarray(obs, dtype=np.float32)
-        last = len(self.kernels) - 1
-        for i, (k, b) in enumerate(zip(self.kernels, self.biases, strict=True)):
-            x = x @ k + b
-            if i < last:
-                np.maximum(x, 0.0, out=x)
+        for k, b in self._hidden:
+            x = np.dot(x, k)
+            np.add(x, b, out=x)
+            np.maximum(x, _ZERO, out=x)
+        x = np.dot(x, self._out[0])
+        np.add(x, self._out[1], out=x)
         return x
 
     def act(self, obs: np.ndarray) -> np.ndarray | int:

@@ -35,17 +35,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from cartpole.serving import codec, v2
 from cartpole.serving.errors import BadRequest, ServingError, TooLarge
 from cartpole.serving.graph import Graph
 from cartpole.serving.keys import key_matches
+from cartpole.serving.metrics import ServeMetrics
 from cartpole.serving.openapi import docs_html, document
 from cartpole.serving.seldon_errors import seldon_error
 from cartpole.serving.v2 import MethodNotAllowed
@@ -58,6 +58,32 @@ OPEN = {"/health/ping", "/health/status", "/api/v1.0/health/status"}  # no API k
 FORM = b"application/x-www-form-urlencoded"
 JSON = b"application/json"
 Handler = Callable[[bytes, dict[str, list[str]]], Any]
+
+
+@dataclass(slots=True)
+class Request:
+    """One HTTP request, as ``ServeApp.respond`` takes it."""
+
+    method: str
+    path: str
+    query: bytes = b""  # the raw query string, after "?"
+    headers: dict[bytes, bytes] = field(default_factory=dict)  # lower-case names
+    body: bytes | None = b""  # None: longer than the app's max_body
+
+
+@dataclass(slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    allow: frozenset[str] | None = None  # a 405's Allow header (RFC 9110)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [(b"content-type", self.content_type),
+                   (b"content-length", str(len(self.body)).encode())]
+        if self.allow is not None:
+            headers.append((b"allow", ", ".join(sorted(self.allow)).encode()))
+        return headers
 
 
 @dataclass(frozen=True)
@@ -84,17 +110,7 @@ class ServeApp:
         self.graph, self.api_key, self.max_body = graph, api_key, max_body
         self.path_prefix = path_prefix.rstrip("/")
         self.v2 = v2.V2(graph, model_name)
-        self.registry = CollectorRegistry()
-        self.requests = Counter("cartpole_requests", "Requests by endpoint and status",
-                                ["endpoint", "status"], registry=self.registry)
-        self.latency = Histogram("cartpole_request_seconds", "Prediction latency",
-                                 registry=self.registry,
-                                 buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.25))
-        self.actions = Counter("cartpole_actions", "Actions returned", ["action"],
-                               registry=self.registry)
-        self.routed = Counter("cartpole_routed", "Requests per branch", ["branch"],
-                              registry=self.registry)
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self.metrics = ServeMetrics()
         meta = graph.policies[0].metadata
         self.tags = {"model_version": f"{meta.get('group', '?')}/{meta.get('trial', '?')}"
                                       f"@{graph.policies[0].digest}",
@@ -116,7 +132,7 @@ class ServeApp:
             "/health/status": Route(get, self.status, "/health/status"),
             "/api/v1.0/health/status": Route(get, self.status, "/health/status"),
             "/openapi.json": Route(get, lambda body, query: self.openapi, "/openapi.json"),
-            "/metrics": Route(get, lambda body, query: generate_latest(self.registry),
+            "/metrics": Route(get, lambda body, query: self.metrics.exposition(),
                               "/metrics", content_type=b"text/plain; version=0.0.4"),
             "/docs": Route(get, lambda body, query: self.docs, "/docs",
                            content_type=b"text/html; charset=utf-8"),
@@ -125,91 +141,88 @@ class ServeApp:
         self.openapi, self.docs = orjson.dumps(doc), docs_html(doc)
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        """The app as ASGI (uvicorn, ``serve --http-server uvicorn``, the tests): the body
+        is read, then answered by ``respond``."""
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        path, started = self._local_path(scope["path"]), time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        body = await self._body(receive)
+        answer = self.respond(Request(scope["method"], scope["path"],
+                                      scope.get("query_string", b""), headers, body))
+        await send({"type": "http.response.start", "status": answer.status,
+                    "headers": answer.headers()})
+        await send({"type": "http.response.body", "body": answer.body})
+
+    def respond(self, request: Request) -> Response:
+        """The answer to one request: every route, error and metric of the app, with no
+        I/O (``http_server`` and ``__call__`` do that)."""
+        path, started = self._local_path(request.path), time.perf_counter()
         if path == "/v2" or path.startswith("/v2/"):
-            await self._v2(scope, receive, send, path, started)
-            return
+            return self._v2(request, path, started)
         endpoint, content_type, allow = "other", JSON, None
         try:
             route = self.routes.get(path)
             if route is None:
                 raise NotFound(f"no endpoint {path}; see /openapi.json")
             endpoint = route.endpoint
-            if scope["method"] not in route.methods:
+            if request.method not in route.methods:
                 allow = route.methods
                 raise MethodNotAllowed(path, allow)
             if self.api_key and path not in OPEN:
-                self._check_key(scope)
-            query = _query(scope)
-            body = await self._body(receive) if scope["method"] == "POST" else b""
+                self._check_key(request.headers)
+            query = _query(request.query)
+            body = self._posted(request) if request.method == "POST" else b""
             if route.message:
-                body = _message(scope, body, query)
+                body = _message(request.headers, body, query)
             result = route.handler(body, query)
             status, content_type = 200, route.content_type
             payload = result if isinstance(result, bytes) else orjson.dumps(
                 result, option=orjson.OPT_SERIALIZE_NUMPY)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(seldon_error(exc))
-        self._count(endpoint, status)
+        self.metrics.request(endpoint, status)
         if endpoint == "/api/v1.0/predictions":
-            self.latency.observe(time.perf_counter() - started)
-        await _reply(send, status, payload, content_type, allow)
+            self.metrics.latency(time.perf_counter() - started)
+        return Response(status, payload, content_type, allow)
 
-    async def _v2(self, scope: dict[str, Any], receive: Receive, send: Send, path: str,
-                  started: float) -> None:
+    def _v2(self, request: Request, path: str, started: float) -> Response:
         endpoint, allow = "/v2/infer" if path.endswith("/infer") else "/v2", None
         try:
             methods = self.v2.allowed(path)
-            if scope["method"] not in methods:
+            if request.method not in methods:
                 allow = methods
                 raise MethodNotAllowed(path, allow)
             if self.api_key and not path.startswith("/v2/health/"):
-                self._check_key(scope)
+                self._check_key(request.headers)
             message = None
-            if scope["method"] == "POST":
-                body = await self._body(receive)
-                header = dict(scope.get("headers") or []).get(
-                    b"inference-header-content-length")
+            if request.method == "POST":
+                body = self._posted(request)
+                header = request.headers.get(b"inference-header-content-length")
                 if header is None:
                     message = _json(body)
                 else:
                     head, blob = v2.split_binary(body, _length(header))
                     message = _json(head)
                     v2.attach_binary(message, blob)
-            status, result = self.v2.answer(scope["method"], path, message)
+            status, result = self.v2.answer(request.method, path, message)
             payload = orjson.dumps(result)
             if endpoint == "/v2/infer":
                 self._count_answer(result)
         except ServingError as exc:
             status, payload = exc.status, orjson.dumps(v2.error(exc))
-        self._count(endpoint, status)
+        self.metrics.request(endpoint, status)
         if endpoint == "/v2/infer":
-            self.latency.observe(time.perf_counter() - started)
-        await _reply(send, status, payload, JSON, allow)
+            self.metrics.latency(time.perf_counter() - started)
+        return Response(status, payload, JSON, allow)
 
     def _count_answer(self, result: dict[str, Any]) -> None:
         """A V2 answer's actions and branch, into the same counters as v1's."""
         for output in result.get("outputs", ()):
             if output.get("name") == "action":
-                for action in output.get("data", ()):
-                    self._child(self.actions, str(action)).inc()
+                self.metrics.action(output.get("data", ()))
         for branch in ((result.get("parameters") or {}).get("routing") or {}).values():
-            self._child(self.routed, str(branch)).inc()
-
-    def _count(self, endpoint: str, status: int) -> None:
-        self._child(self.requests, endpoint, str(status)).inc()
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, looked up once: prometheus_client's ``labels`` costs
-        microseconds per call, a fifth of a prediction's own time."""
-        key = (id(metric), labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+            self.metrics.branch(branch)
 
     def _local_path(self, path: str) -> str:
         """The path without the ``path_prefix``, or a gateway's ``/seldon/<ns>/<name>``
@@ -228,22 +241,23 @@ class ServeApp:
 
     # -- endpoints ------------------------------------------------------------------
     def predictions(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
-        mode = _one(query, "mode", "greedy")
-        temperature = _number(_one(query, "temperature", "1"), "temperature")
-        if not (math.isfinite(temperature) and temperature > 0):
-            raise BadRequest(f"temperature must be a number > 0, got {temperature}")
-        distribution = _one(query, "distribution", "0")
-        if distribution not in DISTRIBUTION:
-            raise BadRequest(f"distribution must be one of {', '.join(DISTRIBUTION)}, "
-                             f"got {distribution!r}")
+        mode, temperature, distribution = "greedy", 1.0, False
+        if query:
+            mode = _one(query, "mode", "greedy")
+            temperature = _number(_one(query, "temperature", "1"), "temperature")
+            if not (math.isfinite(temperature) and temperature > 0):
+                raise BadRequest(f"temperature must be a number > 0, got {temperature}")
+            flag = _one(query, "distribution", "0")
+            if flag not in DISTRIBUTION:
+                raise BadRequest(f"distribution must be one of {', '.join(DISTRIBUTION)}, "
+                                 f"got {flag!r}")
+            distribution = DISTRIBUTION[flag]
         rows = codec.observations(_json(body), self.graph.obs_dim)
         answer = self.graph.predict(rows, mode, temperature)
-        for action in answer.actions.tolist():
-            self._child(self.actions, str(action)).inc()
+        self.metrics.action(answer.actions.tolist())
         if answer.branch is not None:
-            self._child(self.routed, str(answer.branch)).inc()
-        return codec.response(answer, self.graph.unit, self.tags,
-                              DISTRIBUTION[distribution], temperature)
+            self.metrics.branch(answer.branch)
+        return codec.response(answer, self.graph.unit, self.tags, distribution, temperature)
 
     def feedback(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
         unit = self.graph.unit if self.graph.bandit is not None else None
@@ -256,7 +270,7 @@ class ServeApp:
         if self.graph.router is None:
             raise NotFound("/route: this server has one model and no router")
         branch = self.graph.route(codec.observations(_json(body), self.graph.obs_dim))
-        self._child(self.routed, str(branch)).inc()
+        self.metrics.branch(branch)
         return {"data": {"names": [], "ndarray": [[branch]]}, "meta": {"tags": self.tags}}
 
     def metadata(self, body: bytes, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -277,20 +291,27 @@ class ServeApp:
                 "router": self.graph.router, "bandit": state, **self.tags}
 
     # -- helpers --------------------------------------------------------------------
-    def _check_key(self, scope: dict[str, Any]) -> None:
-        headers = dict(scope.get("headers") or [])
+    def _check_key(self, headers: dict[bytes, bytes]) -> None:
         if not key_matches(self.api_key, headers.get(b"authorization", b"").decode("latin-1"),
                            headers.get(b"x-api-key", b"").decode("latin-1")):
             raise Unauthorized("missing or wrong API key (Authorization: Bearer <key>)")
 
-    async def _body(self, receive: Receive) -> bytes:
+    def _posted(self, request: Request) -> bytes:
+        if request.body is None:
+            raise TooLarge(f"request body over {self.max_body} bytes")
+        return request.body
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        """The request's body, or None once it is longer than ``max_body``."""
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return b""
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                raise TooLarge(f"request body over {self.max_body} bytes")
+                return None
             chunks.append(chunk)
             more = message.get("more_body", False)
         return b"".join(chunks)
@@ -299,9 +320,8 @@ class ServeApp:
 DISTRIBUTION = {"0": False, "1": True, "false": False, "true": True}
 
 
-def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+def _query(raw: bytes) -> dict[str, list[str]]:
     """The query's parameters; one given empty (``?temperature=``) is there, as ""."""
-    raw = scope.get("query_string", b"")
     return parse_qs(raw.decode("latin-1"), keep_blank_values=True) if raw else {}
 
 
@@ -315,12 +335,11 @@ def _one(query: dict[str, list[str]], name: str, default: str) -> str:
     return values[0]
 
 
-def _message(scope: dict[str, Any], body: bytes, query: dict[str, list[str]]) -> bytes:
+def _message(headers: dict[bytes, bytes], body: bytes, query: dict[str, list[str]]) -> bytes:
     """A Seldon message as seldon-core's wrapper reads it: ``?json=``, the form field
     ``json=``, or the JSON body."""
     if "json" in query:
         return _one(query, "json", "").encode()
-    headers = dict(scope.get("headers") or [])
     if headers.get(b"content-type", b"").split(b";")[0].strip().lower() == FORM:
         form = parse_qs(body.decode(errors="replace"))
         if "json" not in form:
@@ -352,15 +371,6 @@ def _length(header: bytes) -> int:
     except ValueError:
         raise BadRequest(f"Inference-Header-Content-Length must be a whole number, got "
                          f"{header.decode('latin-1')!r}") from None
-
-
-async def _reply(send: Send, status: int, payload: bytes, content_type: bytes,
-                 allow: frozenset[str] | None = None) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(payload)).encode())]
-    if allow is not None:  # a 405 says which methods the path takes (RFC 9110)
-        headers.append((b"allow", ", ".join(sorted(allow)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -66,10 +66,7 @@ class Graph:
         self._rng = np.random.default_rng(seed)
         self._lock = threading.Lock()
         self.unit = self.router or "model"
-
-    @property
-    def obs_dim(self) -> int:
-        return self.policies[0].obs_dim
+        self.obs_dim: int = policies[0].obs_dim
 
     def _choose(self) -> int | None:
         if self.bandit is not None:

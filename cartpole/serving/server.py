@@ -1,4 +1,4 @@
-"""Build and run ``cartpole serve``: load the models, make the graph, start uvicorn."""
+"""Build and run ``cartpole serve``: load the models, make the graph, serve HTTP (and gRPC)."""
 
 from __future__ import annotations
 
@@ -35,22 +35,31 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(app: ServeApp, sock: socket.socket, grpc_port: int | None = None,
-        on_ready: Callable[[], None] | None = None) -> None:
-    """Serve REST on the bound ``sock`` and, with ``grpc_port``, gRPC beside it (Seldon's
-    services and the Open Inference Protocol's); ``on_ready`` once both listen."""
-    import uvicorn
+HTTP_SERVERS = ("builtin", "uvicorn")
 
+
+def run(app: ServeApp, sock: socket.socket, grpc_port: int | None = None,
+        on_ready: Callable[[], None] | None = None, http_server: str = "builtin") -> None:
+    """Serve REST on the bound ``sock`` and, with ``grpc_port``, gRPC beside it (Seldon's
+    services and the Open Inference Protocol's); ``on_ready`` once both listen.
+    ``http_server``: ``builtin`` (``http_server.py``) or ``uvicorn`` (the app as ASGI)."""
     grpc_server = None
     if grpc_port is not None:
         from cartpole.serving.grpc_server import start_grpc
 
         grpc_server = start_grpc(app, sock.getsockname()[0], grpc_port)
-    if on_ready is not None:
-        on_ready()
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if http_server == "uvicorn":
+            import uvicorn
+
+            if on_ready is not None:
+                on_ready()
+            config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            from cartpole.serving.http_server import serve
+
+            serve(app, sock, on_ready)
     finally:
         if grpc_server is not None:
             grpc_server.stop(grace=1.0)

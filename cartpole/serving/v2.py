@@ -34,7 +34,7 @@ import numpy as np
 from cartpole import __version__
 from cartpole.serving import codec
 from cartpole.serving.errors import BadRequest, ServingError
-from cartpole.serving.graph import Graph
+from cartpole.serving.graph import Answer, Graph
 
 INPUT = "obs"
 OUTPUTS = ("action", "q_values", "probabilities")
@@ -63,9 +63,16 @@ class V2:
     def __init__(self, graph: Graph, name: str = "cartpole") -> None:
         self.graph, self.name = graph, name
         self.version = graph.policies[0].digest or "1"
+        self._endpoints: dict[str, tuple[str, frozenset[str]]] = {}
 
     def _endpoint(self, path: str) -> tuple[str, frozenset[str]]:
         """The endpoint ``path`` names and the methods it takes; NotFound if none."""
+        known = self._endpoints.get(path)
+        if known is None:
+            known = self._endpoints[path] = self._parse(path)  # found: a few paths at most
+        return known
+
+    def _parse(self, path: str) -> tuple[str, frozenset[str]]:
         parts = path.strip("/").split("/")[1:]  # after "v2"
         if parts == []:
             return "server", GET
@@ -131,18 +138,9 @@ class V2:
         wanted = _wanted(message)
         temperature = _temperature(codec.member(message, "parameters", "parameters"))
         answer = self.graph.predict(rows)
-        n = len(answer.actions)
-        tensors = {
-            "action": ("INT64", [n], answer.actions.astype(np.int64)),
-            "q_values": ("FP32", list(answer.q_values.shape), answer.q_values),
-            "probabilities": ("FP32", list(answer.q_values.shape),
-                              codec.probabilities(answer.q_values, temperature)),
-        }
-        reply: dict[str, Any] = {
-            "model_name": self.name, "model_version": self.version,
-            "outputs": [{"name": out, "datatype": tensors[out][0], "shape": tensors[out][1],
-                         "data": np.asarray(tensors[out][2]).ravel().tolist()}
-                        for out in wanted]}
+        reply: dict[str, Any] = {"model_name": self.name, "model_version": self.version,
+                                 "outputs": [_output(out, answer, temperature)
+                                             for out in wanted]}
         if "id" in message:
             reply["id"] = message["id"]
         if answer.branch is not None:
@@ -214,7 +212,18 @@ def _input(inputs: list[Any], obs_dim: int) -> np.ndarray:
     if data.size != shape[0] * shape[1]:
         raise BadRequest(f"input data has {data.size} values, its shape {shape} needs "
                          f"{shape[0] * shape[1]}")
-    return data.reshape(shape).astype(np.float32)
+    return data.reshape(shape).astype(np.float32, copy=False)
+
+
+def _output(name: str, answer: Answer, temperature: float) -> dict[str, Any]:
+    """One output tensor of an inference answer, computed only when it is asked for."""
+    if name == "action":
+        return {"name": name, "datatype": "INT64", "shape": [len(answer.actions)],
+                "data": answer.actions.tolist()}
+    values = (answer.q_values if name == "q_values"
+              else codec.probabilities(answer.q_values, temperature))
+    return {"name": name, "datatype": "FP32", "shape": list(answer.q_values.shape),
+            "data": np.asarray(values).ravel().tolist()}
 
 
 def _temperature(parameters: dict[str, Any]) -> float:

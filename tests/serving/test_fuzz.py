@@ -38,9 +38,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.generation import GenerationMode
 from schemathesis.transport.asgi import ASGI_TRANSPORT
+from schemathesis.transport.requests import REQUESTS_TRANSPORT
 
 from cartpole.serving.server import build_app
 from tests.serving.asgi import asgi_request
+from tests.serving.live import running
 
 FORM = "application/x-www-form-urlencoded"
 # schemathesis's default for negative_data_rejection, and 413 (see above)
@@ -74,17 +76,23 @@ def _fit_v2(message: Any, width: int) -> None:
 
 @pytest.fixture
 def form_envelope():
-    """JSON bodies of the cases the hook marks go out as ``json=<the JSON>``."""
-    _, original = ASGI_TRANSPORT.get_first_matching_media_type("application/json")
+    """JSON bodies of the cases the hook marks go out as ``json=<the JSON>``, over ASGI
+    and over HTTP alike."""
+    originals = {transport: transport.get_first_matching_media_type("application/json")[1]
+                 for transport in (ASGI_TRANSPORT, REQUESTS_TRANSPORT)}
 
-    def serializer(ctx: Any, value: Any) -> dict[str, Any]:
-        if (ctx.case.headers or {}).get("Content-Type") == FORM:
-            return {"data": urlencode({"json": json.dumps(value)})}
-        return original(ctx, value)
+    def envelope(original: Any) -> Any:
+        def serializer(ctx: Any, value: Any) -> dict[str, Any]:
+            if (ctx.case.headers or {}).get("Content-Type") == FORM:
+                return {"data": urlencode({"json": json.dumps(value)})}
+            return original(ctx, value)
+        return serializer
 
-    ASGI_TRANSPORT.serializer("application/json")(serializer)
+    for transport, original in originals.items():
+        transport.serializer("application/json")(envelope(original))
     yield
-    ASGI_TRANSPORT.serializer("application/json")(original)
+    for transport, original in originals.items():
+        transport.serializer("application/json")(original)
 
 
 def _hooks(schema: Any, width: int) -> None:
@@ -125,8 +133,18 @@ def _hooks(schema: Any, width: int) -> None:
         examples[:] = [map_case(context, case) for case in examples]
 
 
-def _fuzz(app: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """One schemathesis run over the app; its failures, errors and what it covered."""
+def _fuzz(app: Any, headers: dict[str, str] | None = None,
+          over: str = "asgi") -> dict[str, Any]:
+    """One schemathesis run over the app, called as ASGI in this process (``over``
+    "asgi") or over HTTP through the built-in server (``over`` "http"); its failures,
+    errors and what it covered."""
+    if over == "http":
+        with running(app) as port:
+            return _fuzz_schema(app, headers, f"http://127.0.0.1:{port}")
+    return _fuzz_schema(app, headers, None)
+
+
+def _fuzz_schema(app: Any, headers: dict[str, str] | None, url: str | None) -> dict[str, Any]:
     config = SchemathesisConfig.from_dict({
         "seed": 20260101,
         "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True,
@@ -135,8 +153,13 @@ def _fuzz(app: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
         "checks": {"negative_data_rejection": {"expected-statuses": REJECTED}},
         "headers": headers or {},
     })
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config,
-                                            headers=headers or {})
+    if url is None:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config,
+                                                headers=headers or {})
+    else:
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json", config=config,
+                                               headers=headers or {})
+        schema.config.update(base_url=url)
     _hooks(schema, app.graph.obs_dim)
     failures: dict[tuple[str, str, str], str] = {}
     errors, labels, statuses, forms = [], set(), set(), 0
@@ -170,15 +193,17 @@ def _report(result: dict[str, Any]) -> str:
 
 @pytest.mark.usefixtures("form_envelope")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # float32 overflows at its limits
-@pytest.mark.parametrize("graph", ["one-model", "router-with-api-key"])
-def test_schemathesis_finds_nothing(model_file, graph):
+@pytest.mark.parametrize(("graph", "over"), [("one-model", "http"),
+                                            ("router-with-api-key", "http"),
+                                            ("one-model", "asgi")])
+def test_schemathesis_finds_nothing(model_file, graph, over):
     if graph == "one-model":
         app, headers = build_app([model_file]), None
     else:  # the router's schemas, and the API key's security schemes
         app = build_app([model_file, model_file], router="epsilon-greedy", seed=0,
                         api_key="k")
         headers = {"Authorization": "Bearer k"}
-    result = _fuzz(app, headers)
+    result = _fuzz(app, headers, over)
     assert not result["errors"], result["errors"]
     assert not result["missed"], f"operations never tested: {sorted(result['missed'])}"
     assert not result["failures"], _report(result)
