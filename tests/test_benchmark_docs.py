@@ -252,7 +252,13 @@ def test_serve_section_says_met_or_not_met_for_every_target():
     assert "| `cartpole serve` start to first answer (s) | 0.40 | ≤ 1 s: met |" in text
     assert "V2 gRPC is not in the load table: ghz" in text
     assert "| granian | 30,000 / 42,000 | 0.71× |" in text
-    assert "granian is the faster core in this run" in text
+    assert "| built-in (`cartpole serve`) | 28,000 / 40,000 | 0.7× |" in text
+    assert "| uvicorn (httptools, uvloop) | 28,500 / 40,000 | 0.71× |" in text
+    assert ("The built-in HTTP server answers 0.98× the requests per second of the same app "
+            f"on uvicorn at 16 connections {how}: the built-in server is not the faster one "
+            "in this run") in text
+    assert f"On granian, the app answers 1.1× the requests per second it answers on uvicorn " \
+           f"at 16 connections {how}" in text
     assert "so the setting of the peer is the faster of the two in this run" in text
     readme = render.performance_block({"serve-stacks": _new_serve_run()})
     assert "MLServer 1.7.1 with our `CartpoleRuntime` and `\"parallel_workers\": 0` " \
