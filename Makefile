@@ -30,7 +30,7 @@ VISDOM_CONF := --metrics-engine visdom --metrics-config '{"port": $(VISDOM_PORT)
 .PHONY: help venv seldon-venv polyaxon-venv system-deps \
 	docker-build docker-push env train-docker docker-visdom train-docker-visdom train-docker-efk \
 	train-docker-mlflow train-docker-modeldb docker-down test test-fast lint train train-dev \
-	visdom visdom-stop report bench bench-solve bench-startup bench-grid bench-metrics \
+	visdom visdom-stop report bench bench-solve bench-startup bench-grid bench-search bench-metrics \
 	bench-serve-stacks bench-remote run-dev run-dev-router-agent clean
 
 # Every included Makefile's targets too; their own `help` (for make -C) is not listed twice.
@@ -51,8 +51,11 @@ $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
 # package would conflict with it. docker-compose without its recommended engine, Prometheus
 # without its recommended node exporter.
 # Debian's prometheus package may start a service on every interface: the tests start
-# their own on loopback, so the package's service is stopped and disabled again.
-system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus for the tests (Debian; as root)
+# their own on loopback, so the package's service is stopped and disabled again. So is
+# the cluster that Debian's postgresql makes and starts on port 5432: the tests run
+# /usr/lib/postgresql/<major>/bin/{initdb,postgres} (not on PATH) as the postgres user,
+# on a cluster of their own (tests/servers.py).
+system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus, PostgreSQL for the tests (Debian; as root)
 	@full=""; bare=""; \
 	command -v chromium >/dev/null || full="$$full chromium"; \
 	command -v npm >/dev/null || full="$$full npm"; \
@@ -60,6 +63,7 @@ system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus for th
 	command -v envsubst >/dev/null || full="$$full gettext-base"; \
 	command -v docker-compose >/dev/null || bare="docker-compose"; \
 	command -v prometheus >/dev/null || bare="$$bare prometheus"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || bare="$$bare postgresql"; \
 	if [ -n "$$full$$bare" ]; then \
 		if [ "$$(id -u)" != 0 ]; then \
 			echo "make system-deps: run as root, or install$$full $$bare yourself" >&2; \
@@ -72,6 +76,9 @@ system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus for th
 		case "$$bare" in *prometheus*) \
 			systemctl disable --now prometheus >/dev/null 2>&1 || \
 			service prometheus stop >/dev/null 2>&1 || true;; esac; \
+		case "$$bare" in *postgresql*) \
+			systemctl disable --now postgresql >/dev/null 2>&1 || \
+			service postgresql stop >/dev/null 2>&1 || true;; esac; \
 	fi
 
 # seldon-core 1.18.2 pins old numpy, protobuf, click and Flask: it gets a venv of its own,
@@ -179,6 +186,7 @@ bench: ## Run every benchmark one after the other (tens of minutes), then bench-
 	$(MAKE) --no-print-directory bench-solve
 	$(MAKE) --no-print-directory bench-startup
 	$(MAKE) --no-print-directory bench-grid
+	$(MAKE) --no-print-directory bench-search
 	$(MAKE) --no-print-directory bench-metrics
 	$(MAKE) --no-print-directory bench-serve-stacks
 	$(MAKE) --no-print-directory bench-remote
@@ -203,6 +211,10 @@ bench-startup: venv ## Where one `cartpole train --seed 0` spends its time, STAR
 
 bench-grid: venv ## The grid: 8 trials, 1 worker vs 2; start-up, wall vs training, memory per trial
 	$(BIN)/python -m benchmarks.grid_parallel --via "make bench-grid"
+	$(PYTHON) -m benchmarks.render
+
+bench-search: venv ## Grid search, --prune asha vs none: 16 trials x 3 seeds; wall ratio, best model's score
+	$(BIN)/python -m benchmarks.search --via "make bench-search"
 	$(PYTHON) -m benchmarks.render
 
 # seldon-core with TensorFlow 2.15 (the last line that fits its pins), for the

@@ -28,6 +28,7 @@ BENCHMARKS = {
     "solve": ("bench-solve", "benchmarks/time_to_solve.py"),
     "startup": ("bench-startup", "benchmarks/startup.py"),
     "grid": ("bench-grid", "benchmarks/grid_parallel.py"),
+    "search": ("bench-search", "benchmarks/search.py"),
     "metrics": ("bench-metrics", "benchmarks/metrics_overhead.py"),
     "serve-stacks": ("bench-serve-stacks", "benchmarks/serve_stacks.py"),
     "remote": ("bench-remote", "benchmarks/remote_agent.py"),
@@ -564,6 +565,171 @@ def grid_section(data: dict[str, Any] | None) -> list[str]:
         "",
         f"Commands: {code(one['command'])} and {code(two['command'])}, each in an empty "
         "folder; the wall clock includes every trial process's start and imports.",
+        "",
+        *footer(data),
+    ]
+    return lines
+
+
+# --- search: pruned against full --------------------------------------------------------
+
+SEARCH_MODES = (("full", "`--prune none` (full)"), ("pruned", "`--prune asha` (pruned)"))
+
+
+def _ratio_text(value: float | None, target: float | None = None) -> str:
+    """Two decimals, or as many more (up to four) as it takes for a value that is not its
+    target not to show as the target (0.4027 against 0.40: 0.403)."""
+    if value is None:
+        return "—"
+    for digits in (2, 3):
+        if target is None or value == target or \
+                f"{value:.{digits}f}" != f"{target:.{digits}f}":
+            return f"{value:.{digits}f}"
+    return f"{value:.4f}"
+
+
+def _search_score(run: dict[str, Any] | None) -> float | None:
+    return ((run or {}).get("eval") or {}).get("mean")
+
+
+def _search_rows(entry: dict[str, Any], targets: dict[str, Any]) -> list[list[str]]:
+    """One seed's table: a row per figure, a column per run (a dash for a run not made)."""
+    runs = entry.get("runs", {})
+
+    def cells(fn: Callable[[dict[str, Any]], str]) -> list[str]:
+        return [fn(runs[m]) if m in runs else "not run" for m, _ in SEARCH_MODES]
+
+    def statuses(run: dict[str, Any]) -> str:
+        count = run.get("statuses") or {}
+        return " / ".join(str(count.get(k, 0)) for k in ("completed", "pruned", "failed"))
+
+    def best(run: dict[str, Any]) -> str:
+        if run.get("best_trial") is None:
+            return "—"
+        return f"{run['best_trial']} ({secs(run.get('best_training_score'), 1)})"
+
+    def hparams(run: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {_compact(v)}" for k, v in (run.get("best_hparams") or {}).items()
+                         ) or "—"
+
+    def score(run: dict[str, Any]) -> str:
+        ev = run.get("eval")
+        return "—" if not ev else f"**{secs(ev['mean'], 1)}** ({secs(ev['min'], 0)})"
+
+    wall_ratio, score_ratio = entry.get("wall_ratio"), entry.get("score_ratio")
+    return [
+        ["wall clock, the whole command (s)", *cells(lambda r: secs(r.get("wall"), 1))],
+        ["exit code", *cells(lambda r: str(r.get("exit_code")))],
+        ["trials completed / pruned / failed", *cells(statuses)],
+        ["trials that solved", *cells(lambda r: str(r.get("solved_trials", "—")))],
+        ["env steps trained, all trials", *cells(lambda r: num(r.get("trial_steps_sum")))],
+        ["training inside the trials, summed (s)",
+         *cells(lambda r: secs(r.get("train_seconds_sum"), 1))],
+        ["trial start-up, summed (s)", *cells(lambda r: secs(r.get("startup_seconds_sum"), 1))],
+        ["best trial (its best 20-episode evaluation)", *cells(best)],
+        ["its hyperparameters", *cells(hparams)],
+        ["best model, 100-episode greedy mean (lowest episode)", *cells(score)],
+        ["load average before the command (1-min)", *cells(lambda r: secs(r.get("load_1min")))],
+        ["pruned / full wall clock", "",
+         f"**{_ratio_text(wall_ratio, targets.get('wall_ratio'))}** "
+         f"({_target(targets, 'wall_ratio', wall_ratio)})"],
+        ["pruned / full best model's score", "",
+         f"**{_ratio_text(score_ratio, targets.get('score_ratio'))}** "
+         f"({_target(targets, 'score_ratio', score_ratio, at_most=False)})"],
+    ]
+
+
+def search_section(data: dict[str, Any] | None) -> list[str]:
+    lines = ["## Grid search: pruned against full (`benchmarks/search.py`)", ""]
+    if data is None:
+        return [*lines, not_run("search")]
+    st, res = data["settings"], data["results"]
+    seeds, s = res.get("seeds", []), res.get("summary") or {}
+    targets = st.get("targets", {})
+    first = next((r for e in seeds for r in e.get("runs", {}).values() if r.get("trials")),
+                 None)
+    n_trials = len(first["trials"]) if first else None
+    grid_text = (f"{an(n_trials)} {n_trials}-combination grid" if n_trials
+                 else "A grid")
+    lines += [
+        f"{grid_text[0].upper()}{grid_text[1:]} ({code(st['grid'])}), with a budget of "
+        f"{num(st['steps'])} env steps per trial, runs twice for each grid seed through the "
+        "real command line, back to back: in full (`--prune none`) and pruned "
+        "(`--prune asha`: Optuna's successive halving compares the trials' greedy "
+        "evaluations at each rung and stops those that lag; they end `pruned` and keep "
+        f"their best model). Both runs use `--workers {st['workers']} --threads "
+        f"{st['threads_per_trial']}` and stop a trial once it solves (the default), each in "
+        f"an empty folder; the order alternates seed by seed ({st['order']})"
+        + (f", and before each seed's pair the benchmark waits (at most {st['max_wait']:g} s) "
+           f"for the 1-minute load average to fall to {st['max_load']:g}, then runs the two "
+           "back to back" if "max_wait" in st else "")
+        + ". The wall clock is the whole command's, from its start to its exit. Each run's "
+        "published "
+        f"best model (`-f`) is then evaluated on {st['eval_episodes']} greedy episodes that "
+        "no trial was judged on, the same episodes for both runs of a seed (seeds "
+        f"{code(st['eval_seeds'])}).",
+        "",
+    ]
+    if st.get("quick"):
+        lines += ["This file is a quick check of the benchmark (`--quick`): a smaller grid "
+                  "and budget than the benchmark's own, so its figures are not the "
+                  "benchmark's.", ""]
+    done = [e for e in seeds if e.get("wall_ratio") is not None]
+    scored = [e for e in seeds if e.get("score_ratio") is not None]
+    wall, score = s.get("wall_ratio"), s.get("score_ratio")
+    wall_text = _ratio_text(wall, targets.get("wall_ratio"))
+    score_text = _ratio_text(score, targets.get("score_ratio"))
+    each_wall = all(e["wall_ratio"] <= targets["wall_ratio"] for e in done) \
+        if "wall_ratio" in targets and done else None
+    each_score = all(e["score_ratio"] >= targets["score_ratio"] for e in scored) \
+        if "score_ratio" in targets and scored else None
+    lines += [
+        f"Over the {len(done)} seed{'s' if len(done) != 1 else ''} with both runs, the "
+        f"pruned runs took **{wall_text}×** the wall clock of the full ones (summed; "
+        f"target {_target(targets, 'wall_ratio', wall)}), and their best models scored "
+        f"**{score_text}×** as much (means of the {st['eval_episodes']}-episode scores; "
+        f"target {_target(targets, 'score_ratio', score, at_most=False)}). "
+        f"{s.get('pruned_trials', 0)} of the {s.get('trials', 0)} pruned-run trials were "
+        "pruned.",
+        "",
+        *table(["figure", "value", "target"], [
+            ["grid seeds", ", ".join(str(e["seed"]) for e in seeds) or "—", ""],
+            ["wall clock, summed over the seeds: full / pruned (s)",
+             f"{secs(s.get('full_wall_sum'), 1)} / {secs(s.get('pruned_wall_sum'), 1)}", ""],
+            ["pruned / full wall clock, summed", f"**{wall_text}**",
+             _target(targets, "wall_ratio", wall)],
+            ["pruned / full wall clock, per seed: median (highest)",
+             f"{_ratio_text(s.get('wall_ratio_median'), targets.get('wall_ratio'))} "
+             f"({_ratio_text(s.get('wall_ratio_max'), targets.get('wall_ratio'))})",
+             "" if each_wall is None else f"≤ {targets['wall_ratio']:g} each: {met(each_wall)}"],
+            [f"best model's {st['eval_episodes']}-episode score, mean over the seeds: "
+             "full / pruned",
+             f"{secs(s.get('full_score_mean'), 1)} / {secs(s.get('pruned_score_mean'), 1)}", ""],
+            ["pruned / full score", f"**{score_text}**",
+             _target(targets, "score_ratio", score, at_most=False)],
+            ["pruned / full score, per seed: lowest",
+             _ratio_text(s.get("score_ratio_min"), targets.get("score_ratio")),
+             "" if each_score is None
+             else f"≥ {targets['score_ratio']:g} each: {met(each_score)}"],
+            ["trials pruned", f"{s.get('pruned_trials', 0)} of {s.get('trials', 0)}", ""],
+            ["every command exited 0", "yes" if s.get("all_exit_zero") else "**no**", ""],
+        ]),
+    ]
+    for entry in seeds:
+        order = " then ".join(entry.get("order", []))
+        if entry.get("waited_seconds"):
+            order += f", after {entry['waited_seconds']:.0f} s waiting for the load to settle"
+        lines += ["", f"Seed {entry['seed']} ({order}):", "",
+                  *table(["figure", *(label for _, label in SEARCH_MODES)],
+                         _search_rows(entry, targets))]
+    commands = [r["command"] for r in (seeds[0].get("runs", {}).values() if seeds else [])]
+    lines += [
+        "",
+        "Training seconds and start-up are the trials' own (`seconds`, and `phases.startup` "
+        "in each result.json: from the trial process's start to its trial's); a pruned "
+        "run's trials also open the group's Optuna study. Commands of seed "
+        f"{seeds[0]['seed'] if seeds else 0}, each in an empty folder (the others differ "
+        "in `--seed` only): " + (" and ".join(code(c) for c in commands) or "none") + ".",
         "",
         *footer(data),
     ]
@@ -1182,7 +1348,8 @@ def remote_section(data: dict[str, Any] | None) -> list[str]:
 
 SECTIONS: dict[str, Callable[[dict[str, Any] | None], list[str]]] = {
     "solve": solve_section, "startup": startup_section, "grid": grid_section,
-    "metrics": metrics_section, "serve-stacks": serve_section, "remote": remote_section,
+    "search": search_section, "metrics": metrics_section, "serve-stacks": serve_section,
+    "remote": remote_section,
 }
 
 
@@ -1350,8 +1517,9 @@ def performance_block(results: Results) -> str:
     parts.append(
         "`make bench` runs every benchmark (time to solve against stable-baselines3 PPO and "
         "DQN, where the time of one training command goes, the grid's parallel efficiency, "
-        "the metrics engines' overhead, serving stacks, the remote agent), writes its raw "
-        "results to `benchmarks/results/` and rewrites [docs/benchmarks.md](docs/benchmarks.md), "
+        "a pruned grid search against a full one, the metrics engines' overhead, serving "
+        "stacks, the remote agent), writes its raw results to `benchmarks/results/` and "
+        "rewrites [docs/benchmarks.md](docs/benchmarks.md), "
         "with each table's command, and the figures in this README.")
     serve, remote = results.get("serve-stacks"), results.get("remote")
     said = []

@@ -31,6 +31,7 @@ PENDING_SUFFIX = ".pending"  # .model.h5.pending: a new .h5 waiting for its rena
 
 # A group's folder: runs/<group>/
 PLAN_FILE = "plan.json"
+STUDY_FILE = "study.db"  # the group's Optuna study (grid/study.py), unless --storage
 STATUS_FILE = "status.json"
 LEADERBOARD_JSON = "leaderboard.json"
 LEADERBOARD_CSV = "leaderboard.csv"

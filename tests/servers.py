@@ -226,3 +226,139 @@ def mlserver_start(model_dir: Path, workdir: Path, settings: dict | None = None,
     server.grpc_port = grpc_port  # type: ignore[attr-defined]
     server.metrics_port = metrics_port  # type: ignore[attr-defined]
     return server
+
+
+def postgres_bindir() -> Path:
+    """The newest PostgreSQL server's binaries from Debian's packages (``make
+    system-deps``): ``/usr/lib/postgresql/<major>/bin``, which is not on PATH; else
+    wherever ``pg_config --bindir`` or an ``initdb`` on PATH says."""
+    import shutil
+
+    found = [path.parent for path in Path("/usr/lib/postgresql").glob("*/bin/initdb")]
+    if found:
+        return max(found, key=lambda bindir: int(bindir.parent.name.split(".")[0])
+                   if bindir.parent.name.split(".")[0].isdigit() else -1)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True,
+                                     text=True, check=True).stdout.strip())
+        if (bindir / "initdb").exists():
+            return bindir
+    initdb = shutil.which("initdb")
+    assert initdb, "PostgreSQL is missing: run `make system-deps` (Debian's postgresql)"
+    return Path(initdb).resolve().parent
+
+
+@dataclass
+class Postgres(Server):
+    """A PostgreSQL postmaster of ours: ``url`` is an SQLAlchemy URL of its database,
+    ``home`` the short folder with its data and socket (removed by ``stop``)."""
+
+    home: Path | None = None
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Fast shutdown (SIGINT to the postmaster: clients are disconnected), then
+        SIGQUIT and SIGKILL to its process group if it lingers; then its files go."""
+        import shutil
+
+        try:
+            for sig, wait in ((signal.SIGINT, grace), (signal.SIGQUIT, 3.0),
+                              (signal.SIGKILL, 10.0)):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if sig == signal.SIGKILL:
+                        os.killpg(self.proc.pid, sig)
+                    else:
+                        os.kill(self.proc.pid, sig)
+                    self.proc.wait(wait)
+                except subprocess.TimeoutExpired:
+                    continue
+                except ProcessLookupError:
+                    break
+        finally:
+            if self.home is not None:
+                shutil.rmtree(self.home, ignore_errors=True)
+                self.home = None
+
+
+def postgres_server(workdir: Path, database: str = "cartpole",
+                    timeout: float = 60.0) -> Postgres:
+    """Debian's PostgreSQL (``make system-deps``) as a cluster of our own: trust
+    authentication from loopback only, listening on 127.0.0.1 at a free port, never the
+    system cluster (port 5432, /var/lib/postgresql). Returns it once ``database`` exists,
+    with ``url`` = ``postgresql+psycopg://postgres@127.0.0.1:PORT/DATABASE``.
+
+    PostgreSQL refuses to run as root: as root, initdb and the server run as Debian's
+    ``postgres`` user. Its data and unix socket live in a short folder of /tmp (pytest's
+    folders are private to root, and a socket path is limited to 107 bytes), removed
+    by ``stop()``; the log is ``workdir/postgres.log``.
+    """
+    import shutil
+    import tempfile
+
+    import psycopg
+    from psycopg import sql
+
+    bindir = postgres_bindir()
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))  # not a long $TMPDIR
+    as_user: dict = {}
+    if os.geteuid() == 0:
+        import pwd
+
+        account = pwd.getpwnam("postgres")
+        os.chown(home, account.pw_uid, account.pw_gid)
+        as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+    data = home / "data"
+    log = workdir / "postgres.log"
+    # Not the caller's locale (which may be missing) nor its PG* settings.
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PG", "LC_", "LANG"))} | {"LANG": "C.UTF-8"}
+    try:
+        with log.open("wb") as handle:
+            subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
+                            "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
+                           stdout=handle, stderr=subprocess.STDOUT, cwd=home, env=env,
+                           check=True, timeout=timeout, **as_user)
+        (data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all all 127.0.0.1/32 trust\n")
+        port = free_port()
+        assert port != 5432
+        handle = log.open("ab")
+        # A throwaway cluster: durability off, for speed.
+        proc = subprocess.Popen(
+            [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
+             "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={home}",
+             "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off"],
+            stdout=handle, stderr=subprocess.STDOUT, cwd=home, env=env,
+            start_new_session=True, **as_user)
+        handle.close()
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+    server = Postgres(proc, url, log, home)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"postgres exited with {proc.returncode}:\n"
+                                   f"{log.read_text()[-2000:]}")
+            try:
+                with psycopg.connect(host="127.0.0.1", port=port, user="postgres",
+                                     dbname="postgres", autocommit=True,
+                                     connect_timeout=2) as conn:
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(
+                        sql.Identifier(database)))
+                return server
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"postgres did not accept connections on port "
+                                       f"{port} within {timeout:.0f} s:\n"
+                                       f"{log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+    except BaseException:
+        server.stop()
+        raise

@@ -36,8 +36,16 @@ def test_readme_has_every_bench_block_once():
     assert sorted(names) == sorted(render.BLOCKS) == sorted(closes)
 
 
+# Benchmarks whose results file is not committed yet: they render as not run. Remove a
+# name once its file is in benchmarks/results/ (search: `make bench-search` on a quiet machine).
+NOT_YET_RUN: set[str] = set()
+
+
 def test_every_benchmark_has_a_results_file():
-    assert sorted(p.stem for p in RESULT_FILES) == sorted(render.BENCHMARKS)
+    stems, names = {p.stem for p in RESULT_FILES}, set(render.BENCHMARKS)
+    assert stems <= names, f"results files of no benchmark: {sorted(stems - names)}"
+    missing = names - stems
+    assert missing <= NOT_YET_RUN, f"no results file for {sorted(missing - NOT_YET_RUN)}"
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=lambda p: p.name)
@@ -308,3 +316,156 @@ def test_serve_section_renders_an_older_run_without_the_new_rows():
     assert "the HTTP core candidates: not measured in this run" in text
     readme = render.performance_block({"serve-stacks": data})
     assert "`cartpole serve` answers" in readme and "MLServer" not in readme
+
+
+# --- search: a pruned grid against a full one ---------------------------------------------
+
+def _search_trials(statuses: list[str], steps: int = 20_000) -> list[dict]:
+    return [{"trial": f"t{i:03d}", "status": st, "score": 500.0 if st == "completed" else 150.0,
+             "steps": steps if st == "completed" else 4_000,
+             "seconds": 1.5 if st == "completed" else 0.3, "episodes": 100,
+             "solved_at_step": steps if st == "completed" else None, "seed": 0,
+             "peak_rss_mb": 90.0, "startup": 0.05, "hparams": {"gamma": 0.99}}
+            for i, st in enumerate(statuses)]
+
+
+def _search_run(mode: str, seed: int, wall: float, score: float, pruned: int = 0) -> dict:
+    trials = _search_trials(["completed"] * (16 - pruned) + ["pruned"] * pruned)
+    prune = {"full": "none", "pruned": "asha"}[mode]
+    command = f"cartpole train --gamma 0.98 0.99 --seed {seed} --prune {prune}"
+    return {"mode": mode, "prune": prune, "seed": seed, "argv": command.split(),
+            "command": command, "wall": wall, "exit_code": 0, "load_1min": 0.2,
+            "group": "g", "state": "completed", "model": "best.h5",
+            "best_trial": "t000", "best_training_score": 500.0,
+            "best_hparams": {"gamma": 0.99, "hidden_sizes": [64, 64]}, "trials": trials,
+            "statuses": {"completed": 16 - pruned, "pruned": pruned} if pruned
+            else {"completed": 16},
+            "pruned_trials": pruned, "solved_trials": 16 - pruned,
+            "train_seconds_sum": round(sum(t["seconds"] for t in trials), 3),
+            "trial_steps_sum": sum(t["steps"] for t in trials), "startup_seconds_sum": 0.8,
+            "eval": {"episodes": 100, "mean": score, "std": 0.0, "min": score,
+                     "returns": [score] * 100}}
+
+
+def _new_search_run(walls: tuple[float, float] = (30.0, 10.0),
+                    scores: tuple[float, float] = (500.0, 495.0), n_seeds: int = 3) -> dict:
+    """A search results file as benchmarks/search.py writes it, with made-up figures: per
+    seed a full and a pruned run (walls and scores full, pruned), the order alternating."""
+    from benchmarks import search
+
+    data = json.loads((render.RESULTS / "grid.json").read_text())  # machine, load, versions
+    data.update(benchmark="search", command="make bench-search",
+                argv=".venv/bin/python -m benchmarks.search --via 'make bench-search'")
+    data["settings"] = {"grid": " ".join(search.GRID), "steps": search.STEPS,
+                        "seeds": list(range(n_seeds)), "quick": False, "workers": 2,
+                        "threads_per_trial": 1, "modes": search.MODES, "stop_on_solve": True,
+                        "env": "CartPole-v1", "order": "full first on even seeds, pruned "
+                        "first on odd ones", "eval_episodes": 100,
+                        "eval_seeds": "2000003 + 1000 * seed + i, i < 100",
+                        "targets": search.TARGETS}
+    seeds = []
+    for seed in range(n_seeds):
+        runs = {"full": _search_run("full", seed, walls[0], scores[0]),
+                "pruned": _search_run("pruned", seed, walls[1], scores[1], pruned=13)}
+        entry = {"seed": seed, "order": search.order(seed),
+                 "runs": {m: runs[m] for m in search.order(seed)}}
+        entry.update(search.seed_figures(entry["runs"]))
+        seeds.append(entry)
+    data["results"] = {"seeds": seeds, "summary": search.summarise(seeds)}
+    return data
+
+
+def test_search_orders_alternate_and_evaluation_seeds_are_unseen_by_training():
+    from benchmarks import search
+    from cartpole.training.loop import CONFIRM_SEED_OFFSET, EVAL_SEED_OFFSET
+
+    assert [search.order(s) for s in range(3)] == [["full", "pruned"], ["pruned", "full"],
+                                                   ["full", "pruned"]]
+    seen = {base + seed + i for seed in range(3) for i in range(100)
+            for base in (EVAL_SEED_OFFSET, CONFIRM_SEED_OFFSET)}
+    unseen = [search.eval_seeds(s) for s in range(3)]
+    assert all(len(set(u)) == search.EVAL_EPISODES and not set(u) & seen for u in unseen)
+    assert not set(unseen[0]) & set(unseen[1])
+
+
+def test_search_summary_sums_walls_and_averages_scores():
+    from benchmarks import search
+
+    data = _new_search_run(walls=(30.0, 10.0), scores=(500.0, 495.0))
+    s = data["results"]["summary"]
+    assert s["wall_ratio"] == 0.3333 and s["wall_ratio_max"] == 0.3333
+    assert s["score_ratio"] == 0.99 and s["score_ratio_min"] == 0.99
+    assert s["pruned_trials"] == 39 and s["trials"] == 48 and s["all_exit_zero"]
+    # A seed cut short (one run only) has no ratios and is left out of the sums.
+    seeds = data["results"]["seeds"]
+    cut = {"seed": 3, "order": ["pruned", "full"],
+           "runs": {"pruned": _search_run("pruned", 3, 99.0, 10.0, pruned=13)}}
+    cut.update(search.seed_figures(cut["runs"]))
+    assert cut["wall_ratio"] is None and cut["score_ratio"] is None
+    assert search.summarise([*seeds, cut])["wall_ratio"] == 0.3333
+
+
+def test_search_section_says_met_for_both_targets():
+    data = _new_search_run(walls=(30.0, 10.0), scores=(500.0, 495.0))
+    text = "\n".join(render.search_section(data))
+    assert text.startswith("## Grid search: pruned against full (`benchmarks/search.py`)")
+    assert "A 16-combination grid (`--gamma 0.98 0.99 --learning-rate" in text
+    assert "the pruned runs took **0.33×** the wall clock of the full ones (summed; " \
+           "target ≤ 0.4: met)" in text
+    assert "scored **0.99×** as much" in text and "target ≥ 0.98: met)" in text
+    assert "| pruned / full wall clock, summed | **0.33** | ≤ 0.4: met |" in text
+    assert "| pruned / full wall clock, per seed: median (highest) | 0.33 (0.33) | " \
+           "≤ 0.4 each: met |" in text
+    assert "| pruned / full score | **0.99** | ≥ 0.98: met |" in text
+    assert "| trials pruned | 39 of 48 |" in text
+    assert "Seed 0 (full then pruned):" in text and "Seed 1 (pruned then full):" in text
+    assert "| trials completed / pruned / failed | 16 / 0 / 0 | 3 / 13 / 0 |" in text
+    assert "| wall clock, the whole command (s) | 30.0 | 10.0 |" in text
+    assert "| best model, 100-episode greedy mean (lowest episode) | **500.0** (500) | " \
+           "**495.0** (495) |" in text
+    assert "| pruned / full wall clock |  | **0.33** (≤ 0.4: met) |" in text
+    assert "| pruned / full best model's score |  | **0.99** (≥ 0.98: met) |" in text
+    assert "`cartpole train --gamma 0.98 0.99 --seed 0 --prune none`" in text
+    assert "Reproduce with `make bench-search`" in text and "Measured " in text
+    assert "not met" not in text and "quick check" not in text
+
+
+def test_search_section_says_not_met_and_renders_a_run_cut_short():
+    data = _new_search_run(walls=(30.0, 18.0), scores=(500.0, 450.0))
+    text = "\n".join(render.search_section(data))
+    assert "| pruned / full wall clock, summed | **0.60** | ≤ 0.4: **not met** |" in text
+    assert "| pruned / full score | **0.90** | ≥ 0.98: **not met** |" in text
+    assert "| pruned / full wall clock |  | **0.60** (≤ 0.4: **not met**) |" in text
+    # A crash between the two runs of a seed leaves one run and no ratios for that seed.
+    seeds = data["results"]["seeds"]
+    seeds[2]["runs"].pop("pruned")
+    for key in ("wall_ratio", "score_ratio", "pruned_trials", "full_score", "pruned_score"):
+        seeds[2].pop(key)
+    data["settings"]["quick"] = True
+    text = "\n".join(render.search_section(data))
+    assert "Over the 2 seeds with both runs" in text
+    assert "| wall clock, the whole command (s) | 30.0 | not run |" in text
+    assert "| pruned / full wall clock |  | **—** (≤ 0.4: **not met**, no value) |" in text
+    assert "This file is a quick check of the benchmark (`--quick`)" in text
+
+
+def test_docs_render_the_search_section_with_and_without_its_results():
+    with_run = render.render_docs({"search": _new_search_run()})
+    assert "| search | `benchmarks/results/search.json` |" in with_run
+    assert "| pruned / full wall clock, summed | **0.33** | ≤ 0.4: met |" in with_run
+    without = render.render_docs({})
+    assert "| search | — | not yet | — | `make bench-search` |" in without
+    assert "Not measured yet: no `benchmarks/results/search.json`. `make bench-search` runs " \
+           "it and writes it." in without
+
+
+def test_search_ratio_just_past_its_target_shows_a_third_decimal():
+    data = _new_search_run(walls=(30.0, 12.08), scores=(500.0, 489.9))
+    text = "\n".join(render.search_section(data))
+    assert "| pruned / full wall clock, summed | **0.403** | ≤ 0.4: **not met** |" in text
+    assert "| pruned / full score | **0.9798** | ≥ 0.98: **not met** |" in text
+    data = _new_search_run(walls=(30.0, 12.0), scores=(500.0, 490.0))
+    text = "\n".join(render.search_section(data))
+    assert "| pruned / full wall clock, summed | **0.40** | ≤ 0.4: met |" in text
+    assert "| pruned / full score | **0.98** | ≥ 0.98: met |" in text
+    assert render._ratio_text(0.4, 0.4) == "0.40" and render._ratio_text(0.33, 0.4) == "0.33"

@@ -25,7 +25,9 @@ def report(group: str | None, runs_dir: str, out: str | None, png: str | None,
 
     GROUP defaults to the group that changed last. The page holds plotly.js and all
     the data, so it opens offline and can be mailed as one file. It can be made while
-    the group trains; failed and unfinished trials show their status.
+    the group trains; failed, pruned and unfinished trials show their status. A group
+    with an Optuna study (--prune, --search random|tpe, --storage) also gets a Search
+    section: optimisation history, parameter importance, parallel coordinates.
 
     \b
     Examples:

@@ -35,7 +35,10 @@ def summary_lines(result: dict[str, Any], records: list[dict[str, Any]]) -> list
         return lines
     solved = (f"solved at step {best['solved_at_step']}" if best.get("solved_at_step")
               else "not solved")
-    lines.append(f"{result['state']}: best {best['trial']} {solved}; {best['steps']} steps, "
+    pruned = sum(r.get("status") == "pruned" for r in records)
+    state = f"{result['state']} ({pruned} of {len(records)} trials pruned)" if pruned \
+        else result["state"]
+    lines.append(f"{state}: best {best['trial']} {solved}; {best['steps']} steps, "
                  f"{best['episodes']} episodes in {best['seconds']:.1f} s; best evaluation "
                  f"{best['score']:.1f} ± {best['score_std']:.1f}; model: {result['model']}"
                  f"{lost}")
@@ -63,14 +66,32 @@ def plan_lines(planned: dict[str, Any]) -> list[str]:
     rows = [[t["trial"], t["status"], str(t["seed"]),
              f"{t['steps']} steps" if t["steps"] is not None else f"{t['episodes']} episodes",
              t["label"] or "defaults"] for t in trials]
-    to_run = sum(t["status"] != "completed" for t in trials)
+    to_run = sum(t["status"] not in ("completed", "pruned") for t in trials)
     engines = [name + (" (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
                        if settings else "")
                for name, settings in planned.get("metrics", {}).items()]
-    return [*_table(["trial", "status", "seed", "budget", "combination"], rows),
-            f"metrics engines: {'; '.join(engines) or 'none'}",
-            f"dry run: group {planned['group']} would run {to_run} of {len(trials)} trials; "
-            "nothing was trained or written"]
+    search = planned.get("search") or {}
+    lines = _table(["trial", "status", "seed", "budget", "combination"], rows) if rows else []
+    if search.get("method", "grid") != "grid":
+        from optuna.distributions import json_to_distribution
+
+        ranges = "; ".join(f"{n} {_shown_range(json_to_distribution(d))}"
+                           for n, d in search.get("space", {}).items())
+        what = (f"would sample {search['trials']} combinations ({search['method']}) from: "
+                f"{ranges}")
+    else:
+        what = f"would run {to_run} of {len(trials)} trials"
+    if search.get("prune", "none") != "none":
+        what += f" (pruning with {search['prune']})"
+    return [*lines, f"metrics engines: {'; '.join(engines) or 'none'}",
+            f"dry run: group {planned['group']} {what}; nothing was trained or written"]
+
+
+def _shown_range(distribution: Any) -> str:
+    if hasattr(distribution, "choices"):
+        return "one of " + ", ".join(map(str, distribution.choices))
+    return (f"{distribution.low:g} to {distribution.high:g}"
+            + (", log scale" if distribution.log else ""))
 
 
 def status_lines(data: dict[str, Any]) -> list[str]:
@@ -85,7 +106,8 @@ def status_lines(data: dict[str, Any]) -> list[str]:
     for name, t in sorted(trials.items()):
         if t["status"] == "running":
             detail = f"step {t.get('step', '-')}, last eval {fmt_number(t.get('eval'))}"
-        elif t["status"] in ("completed", "interrupted") and t.get("score") is not None:
+        elif (t["status"] in ("completed", "pruned", "interrupted")
+              and t.get("score") is not None):
             detail = f"score {fmt_number(t['score'])}, {t.get('steps', '-')} steps"
         else:
             detail = t.get("error", "")

@@ -15,6 +15,7 @@ from cartpole.cli.train_request import build_request
 from cartpole.envs.make import DEFAULT_ENV
 from cartpole.errors import ConfigError
 from cartpole.grid.spec import CONFIRM_ABOVE
+from cartpole.grid.study import STORAGE_ENV
 from cartpole.paths import DEFAULT_MODEL, RUNS_DIR
 
 TRAIN_EPILOG = """\b
@@ -25,6 +26,8 @@ Examples:
   cartpole train --resume 20261122-061232-8ff2      rerun the trials that did not complete
   cartpole train --gamma 0.9:0.99:4 --seeds 3 --dry-run   list the 12 trials, run nothing
   cartpole train --env Acrobot-v1 --steps 100000 -f .models/acrobot
+  cartpole train --gamma 0.9:0.99:4 --learning-rate 1e-3 3e-3 5e-3 --prune asha --workers 2
+  cartpole train --search tpe --trials 20 --learning-rate 1e-4:1e-2:log --gamma 0.9:0.999
 
 \b
 Every hyperparameter option takes one or more values, or a range start:stop:count
@@ -35,7 +38,9 @@ underscores (--batch_size).
 
 \b
 The last line on stdout is a JSON object: group, state, model, score, hparams, trials.
-Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials failed
+A search with --prune, --search random|tpe or --storage keeps an Optuna study
+(docs/search.md). Exit codes: 0 every trial completed or was pruned, 1 none did,
+2 bad input, 3 some trials failed
 (the rest completed), 130 interrupted (completed trials are kept; --resume finishes).
 """
 
@@ -72,6 +77,22 @@ Exit codes: 0 every trial completed, 1 none did, 2 bad input, 3 some trials fail
                    "[default: $RAY_ADDRESS, else start a local Ray]")
 @click.option("--resume", default=None, metavar="GROUP",
               help="Rerun only the trials of GROUP that did not complete.  [default: none]")
+@click.option("--search", type=click.Choice(["grid", "random", "tpe"]), default="grid",
+              show_default=True,
+              help="grid: every combination of the listed values. random or tpe: a number "
+                   "of combinations (--trials) sampled by Optuna from ranges low:high or "
+                   "low:high:log (e.g. 1e-4:1e-2:log for a learning rate), or from lists.")
+@click.option("--trials", "n_trials", type=click.IntRange(min=1), default=None,
+              help="How many combinations a random or tpe search trains.  [default: none]")
+@click.option("--prune", type=click.Choice(["none", "asha", "median"]), default="none",
+              show_default=True,
+              help="Stop losing trials early (Optuna's ASHA or median rule), judged by "
+                   "their greedy evaluations; they end 'pruned' and keep their best model.")
+@click.option("--storage", envvar=STORAGE_ENV, default=None, metavar="URL",
+              help="Keep the group's Optuna study in this database (e.g. "
+                   "postgresql+psycopg://user@host/db) so that commands on several machines "
+                   "with the same --group share the work; also from $CARTPOLE_STORAGE.  "
+                   "[default: study.db in the group's folder]")
 @click.option("--keep-top", type=click.IntRange(min=1), default=None,
               help="Keep the .h5 of only the K best trials.  [default: keep all]")
 @click.option("-y", "--yes", is_flag=True,

@@ -46,7 +46,7 @@ def parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str
 
 
 
-_CONF_ALIASES = {"env": "env_id", "gif": "gif_path"}
+_CONF_ALIASES = {"env": "env_id", "gif": "gif_path", "trials": "n_trials"}
 
 
 def build_request(options: dict[str, Any], *, conf: dict[str, Any], conf_file: str | None,
@@ -80,7 +80,16 @@ def build_request(options: dict[str, Any], *, conf: dict[str, Any], conf_file: s
             logging.getLogger("cartpole").warning(
                 "--resume replays the group's plan as it was written; ignoring %s",
                 ", ".join(f"--{k.replace('_', '-')}" for k in ignored) or "-e")
-    grid = build_grid([conf_hparams, cli_hparams])
+    search = str_value("search", merged.get("search") or "grid")
+    space: dict[str, list[Any]] = {}
+    if search == "grid":
+        grid = build_grid([conf_hparams, cli_hparams])
+    else:  # ranges for a sampler: parsed by the study (grid/study.py), not expanded
+        grid = {}
+        for source in (conf_hparams, cli_hparams):
+            for raw_name, raw in source.items():
+                space[raw_name.replace("-", "_")] = list(raw) if isinstance(raw, list | tuple) \
+                    else [raw]
     for key in ("seed", "seeds", "steps", "max_episode_steps", "threads", "workers",
                 "confirm_episodes", "keep_top"):
         if merged.get(key) is not None:
@@ -106,7 +115,11 @@ def build_request(options: dict[str, Any], *, conf: dict[str, Any], conf_file: s
         gif_path=merged["gif_path"], threads=merged["threads"], workers=merged["workers"],
         backend=merged["backend"], ray_address=merged["ray_address"],
         keep_top=merged["keep_top"], metrics_engines=metrics_engines,
-        metrics_config=metrics_config,
+        metrics_config=metrics_config, search=search, space=space,
+        n_sampled=int_value("trials", merged["n_trials"], None) if merged.get("n_trials")
+        is not None else None,
+        prune=str_value("prune", merged.get("prune") or "none"),
+        storage=str_value("storage", merged["storage"]) if merged.get("storage") else None,
     )
 
 

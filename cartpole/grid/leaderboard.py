@@ -40,22 +40,31 @@ def check_group_name(name: str) -> str:
 
 
 def _scored(trial: dict[str, Any]) -> bool:
-    """A trial with a model to rank: completed, or interrupted after an evaluation."""
-    return trial.get("status") in ("completed", "interrupted") and trial.get("score") is not None
+    """A trial with a model to rank: completed, pruned, or interrupted after an evaluation."""
+    return (trial.get("status") in ("completed", "pruned", "interrupted")
+            and trial.get("score") is not None)
 
 
 # A combination with no scored seed takes the status of its furthest seed: one that never
 # started is pending, as `cartpole status` says of its trials, not failed.
-_UNSCORED = ("running", "stale", "failed", "interrupted", "pending")
+# "elsewhere": run by another command sharing the study; its model is on that machine.
+_UNSCORED = ("running", "stale", "failed", "interrupted", "pending", "elsewhere")
 
 
 def _combination_status(members: list[dict[str, Any]], scored: bool) -> str:
     statuses = {t["status"] for t in members}
     if statuses == {"completed"}:
         return "completed"
+    if statuses <= {"completed", "pruned"}:  # ran to its end, some seed stopped early
+        return "pruned"
     if scored:
         return "partial"
     return next((s for s in _UNSCORED if s in statuses), "failed")
+
+
+def _mean_of(trials: list[dict[str, Any]], key: str) -> float | None:
+    values = [t[key] for t in trials if t.get(key) is not None]
+    return statistics.fmean(values) if values else None
 
 
 def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,6 +81,7 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "status": _combination_status(members, bool(done)),
             "score_mean": statistics.fmean(scores) if scores else None,
             "score_std": statistics.pstdev(scores) if len(scores) > 1 else None,
+            "confirmed_mean": _mean_of(done, "confirmed_score"),
             "seeds": len(done),
             "best_trial": best["trial"] if best else None,
             "best_score": best["score"] if best else None,
@@ -82,8 +92,12 @@ def rank_combinations(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "hparams": members[0]["hparams"],
         })
     # Combinations with every seed scored first: a lone surviving seed must not win.
+    # Then combinations that trained to the end before those a pruner stopped early.
+    # Equal scores (CartPole's 500 cap makes them common) go to the higher score over
+    # the confirmation's further episodes, a surer sign of a model that holds.
     rows.sort(key=lambda r: (r["score_mean"] is None, r["status"] != "completed",
-                             -(r["score_mean"] or 0.0), -(r["best_score"] or 0.0)))
+                             r["status"] != "pruned", -(r["score_mean"] or 0.0),
+                             -(r["confirmed_mean"] or 0.0), -(r["best_score"] or 0.0)))
     return [{"rank": i + 1, **r} for i, r in enumerate(rows)]
 
 

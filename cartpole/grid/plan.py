@@ -15,7 +15,7 @@ from cartpole.fileio import read_json, write_json
 from cartpole.hparams import HParams
 from cartpole.paths import PLAN_FILE, RESULT_FILE
 from cartpole.training.loop import TrialSpec
-from cartpole.training.result import read_result
+from cartpole.training.result import FINISHED, read_result
 
 PLAN_FORMAT = "cartpole-plan/1"
 
@@ -31,9 +31,10 @@ class Trial:
         return group_dir / self.trial
 
     def is_complete(self, group_dir: Path) -> bool:
-        """Whether its result says completed (the .h5 may be gone on purpose: --keep-top)."""
+        """Whether its result says it finished: completed or pruned (the .h5 may be gone
+        on purpose: --keep-top)."""
         result = read_result(self.dir(group_dir) / RESULT_FILE)
-        return result is not None and result.status == "completed"
+        return result is not None and result.status in FINISHED
 
 
 @dataclass
@@ -42,22 +43,29 @@ class Plan:
     trials: list[Trial]
     options: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, group_dir: Path) -> None:
-        write_json(group_dir / PLAN_FILE, {
+    def to_dict(self) -> dict[str, Any]:
+        return {
             "format": PLAN_FORMAT,
             "group": self.group,
             "options": self.options,
             "trials": [{"trial": t.trial, "spec": t.spec.to_dict()} for t in self.trials],
-        })
+        }
+
+    def save(self, group_dir: Path) -> None:
+        write_json(group_dir / PLAN_FILE, self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Plan:
+        if data.get("format") != PLAN_FORMAT:
+            raise ConfigError(f"{where} is not a cartpole plan")
+        trials = [Trial(t["trial"], TrialSpec.from_dict(t["spec"])) for t in data["trials"]]
+        return cls(data["group"], trials, data.get("options", {}))
 
     @classmethod
     def load(cls, group_dir: Path) -> Plan:
         path = group_dir / PLAN_FILE
         data = read_json(path, f"no group to resume at {group_dir} (no {PLAN_FILE})")
-        if data.get("format") != PLAN_FORMAT:
-            raise ConfigError(f"{path} is not a cartpole plan")
-        trials = [Trial(t["trial"], TrialSpec.from_dict(t["spec"])) for t in data["trials"]]
-        return cls(data["group"], trials, data.get("options", {}))
+        return cls.from_dict(data, str(path))
 
 
 def make_trials(combos: list[HParams], base: TrialSpec, seeds: int) -> list[Trial]:

@@ -6,10 +6,10 @@ import json
 import logging
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cartpole.errors import ModelMismatchError
 from cartpole.fileio import exclusive, waiting_lock
@@ -19,10 +19,14 @@ from cartpole.grid.backends.worker import write_job
 from cartpole.grid.leaderboard import best_trial, group_result, write_leaderboard
 from cartpole.grid.plan import Plan, Trial
 from cartpole.grid.status import StatusBoard
+from cartpole.grid.study import SearchOptions
 from cartpole.metrics.group import GroupInfo, GroupMetrics
 from cartpole.paths import LOCK_FILE, METADATA_FILE, MODEL_FILE, RESULT_FILE, model_paths
 from cartpole.training import artifacts
-from cartpole.training.result import read_result
+from cartpole.training.result import FINISHED, read_result
+
+if TYPE_CHECKING:
+    from cartpole.grid.queue import StudyQueue
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,7 @@ class GroupRun:
     job_options: dict[str, Any] = field(default_factory=dict)
     keep_top: int | None = None
     varying: list[str] = field(default_factory=list)
+    search: SearchOptions = field(default_factory=SearchOptions)
 
 
 @dataclass
@@ -63,45 +68,71 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
     board = StatusBoard(group_dir, plan.group, run.backend.name,
                         {k: _status_entry(r) for k, r in records.items()},
                         varying=run.varying)
-    todo = [t for t in plan.trials if records[t.trial]["status"] != "completed"]
+    todo = [t for t in plan.trials if records[t.trial]["status"] not in FINISHED]
+    queue = _study_queue(run, records, board) if run.search.uses_study else None
+    if queue is not None:
+        queue.register(todo)
+    starts = bool(todo) or queue is not None
     metrics = GroupMetrics(run.job_options.get("metrics_engines", ()),
                            run.job_options.get("metrics_config", {}),
                            GroupInfo(plan.group, group_dir,
                                      {k: r["label"] for k, r in records.items()}))
-    options = {**run.job_options, "metrics_config": metrics.open()} if todo else run.job_options
-    jobs = [_prepare(t, group_dir, plan.group, options) for t in todo]
-    report = _reporter(out, len(plan.trials), sum(r["status"] == "completed"
-                                                  for r in records.values()))
+    options = {**run.job_options, "metrics_config": metrics.open()} if starts \
+        else run.job_options
+    jobs: Iterable[Job] = (
+        [_prepare(t, group_dir, plan.group, options) for t in todo] if queue is None
+        else queue.jobs(lambda t, more: _prepare(t, group_dir, plan.group, {**options, **more})))
+    report = _reporter(out, lambda: max(len(plan.trials), run.search.trials or 0),
+                       sum(r["status"] in FINISHED for r in records.values()))
 
     def on_update(trial: str, update: dict[str, Any]) -> None:
         records[trial].update(update)
         board.update(trial, **_status_entry(records[trial]))
         report(trial, records[trial])
+        if queue is not None and update.get("status") != "running":
+            queue.finish(trial, records[trial])
 
     interrupted = False
     try:
         run.backend.run(jobs, on_update)
     except KeyboardInterrupt:
         interrupted = True
+    if queue is not None:
+        for name, update in queue.elsewhere(records).items():
+            records[name].update(update)
+            board.update(name, **_status_entry(records[name]))
     trials = [records[t.trial] for t in plan.trials]
     published = _publish(group_dir, trials, run.file_name)
     if run.keep_top is not None:
         prune_models(group_dir, trials, run.keep_top)
     write_leaderboard(group_dir, trials)
-    completed = sum(t["status"] == "completed" for t in trials)
+    # A pruned trial is no failure, nor one that another command sharing the study ran.
+    finished = sum(t["status"] in (*FINISHED, "elsewhere") for t in trials)
     if interrupted:
         state, code = "interrupted", EXIT_INTERRUPTED
-    elif completed == len(trials):
+    elif finished == len(trials):
         state, code = "completed", EXIT_OK
-    elif completed:
+    elif finished:
         state, code = "partial", EXIT_PARTIAL
     else:
         state, code = "failed", EXIT_ALL_FAILED
-    if todo:
+    if starts:
         metrics.close(trials, best_trial(trials), state)
     board.finish(state)
     return GroupOutcome(group_result(plan.group, group_dir, trials, published, state), code,
                         trials)
+
+
+def _study_queue(run: GroupRun, records: dict[str, dict[str, Any]],
+                 board: StatusBoard) -> StudyQueue:
+    """The study that hands out this group's trials; a trial it samples gets a record."""
+    from cartpole.grid.queue import StudyQueue
+
+    def on_new(trial: Trial) -> None:
+        records[trial.trial] = _initial_record(trial, run.group_dir, run.varying)
+        board.update(trial.trial, **_status_entry(records[trial.trial]))
+
+    return StudyQueue(run.plan, run.group_dir, run.search, on_new)
 
 
 def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[str, Any]:
@@ -111,8 +142,8 @@ def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[s
     base = {"trial": trial.trial, "seed": trial.spec.seed, "hparams": hparams,
             "dir": str(trial.dir(group_dir)), "label": combo_label(hparams, varying)}
     result = read_result(trial.dir(group_dir) / RESULT_FILE)
-    if result is not None and result.status == "completed":
-        return {**base, **result.to_dict(), "status": "completed"}
+    if result is not None and result.status in FINISHED:
+        return {**base, **result.to_dict()}
     return {**base, "status": "pending"}
 
 
@@ -175,27 +206,29 @@ def prune_models(group_dir: Path, trials: list[dict[str, Any]], keep: int) -> No
         t["model_pruned"] = True
 
 
-def _reporter(out: TextIO, total: int, done: int) -> Callable[[str, dict[str, Any]], None]:
+def _reporter(out: TextIO, total: Callable[[], int],
+              done: int) -> Callable[[str, dict[str, Any]], None]:
     """One line per trial that starts or ends, when the group has several trials."""
     finished = done
 
     def report(trial: str, record: dict[str, Any]) -> None:
         nonlocal finished
-        if total == 1:
+        n = total()
+        if n == 1:
             return
         status = record["status"]
         label = record.get("label", "")
         if status == "running":
-            print(f"[{finished}/{total}] {trial} started   seed {record['seed']}  {label}",
+            print(f"[{finished}/{n}] {trial} started   seed {record['seed']}  {label}",
                   file=out, flush=True)
             return
         finished += 1
-        if status == "completed":
+        if status in FINISHED:
             detail = (f"score {record['score']:.1f}  {record['steps']} steps  "
                       f"{record['seconds']:.1f} s")
         else:
             detail = record.get("error") or status
-        print(f"[{finished}/{total}] {trial} {status:<9} {detail}  {label}", file=out,
+        print(f"[{finished}/{n}] {trial} {status:<9} {detail}  {label}", file=out,
               flush=True)
 
     return report
@@ -203,5 +236,12 @@ def _reporter(out: TextIO, total: int, done: int) -> Callable[[str, dict[str, An
 
 def combo_label(hparams: dict[str, Any], names: list[str]) -> str:
     """``gamma=0.9 batch_size=32``: the hyperparameters that vary in the group."""
-    return " ".join(f"{n}={','.join(map(str, v)) if isinstance(v, list) else v}"
-                    for n in names for v in [hparams[n]])
+    return " ".join(f"{n}={_value(v)}" for n in names for v in [hparams[n]])
+
+
+def _value(value: Any) -> str:
+    """A hyperparameter as a label shows it: 4 significant digits for a float (a sampled
+    learning rate is 0.0006075, not 0.0006074996073425695)."""
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -17,8 +17,10 @@ from cartpole.grid.backends import BACKENDS, make_backend
 from cartpole.grid.leaderboard import check_group_name, new_group_name
 from cartpole.grid.plan import Plan, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
+from cartpole.grid.space import parse_space
 from cartpole.grid.spec import expand, varying
-from cartpole.hparams import HParams
+from cartpole.grid.study import STUDY_MODULES, SearchOptions, joined_plan, shown_url
+from cartpole.hparams import HPARAM_NAMES, HParams, coerce
 from cartpole.metrics.engines import check_engines, export_secrets, shown_settings
 from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RUNS_DIR, model_paths
 from cartpole.training.loop import TrialSpec
@@ -46,6 +48,11 @@ class TrainRequest:
     metrics_engines: tuple[str, ...] = ("console",)
     metrics_config: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
+    search: str = "grid"  # grid, random, tpe (grid/study.py)
+    space: dict[str, list[Any]] = field(default_factory=dict)  # a sampled search's ranges
+    n_sampled: int | None = None  # --trials
+    prune: str = "none"
+    storage: str | None = None  # an Optuna storage URL; None: study.db in the group folder
     _combos: list[HParams] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,7 +68,12 @@ class TrainRequest:
             self._combos = expand(self.grid)
         return self._combos
 
+    def search_options(self) -> SearchOptions:
+        return SearchOptions(self.search, self.prune, self.storage, self.n_sampled)
+
     def n_trials(self) -> int:
+        if self.search != "grid":
+            return self.n_sampled or 0
         n = self.seeds
         for values in self.grid.values():
             n *= len(values)
@@ -89,12 +101,22 @@ class TrainRequest:
             check_ray(self.ray_address)
         if self.group is not None:
             check_group_name(self.group)
+        options = self.search_options()  # checks the method, pruner and --trials
+        if self.storage is not None:
+            shown_url(self.storage)
         if self.resume is not None:
             check_group_name(self.resume)
             if not (Path(self.runs_dir) / self.resume).is_dir():
                 raise ConfigError(f"no group {self.resume!r} in {self.runs_dir}/ to resume")
-        else:
+        elif options.method == "grid":
             self.combinations()  # every combination must be a valid HParams
+        else:
+            if self.seeds != 1:
+                raise ConfigError(f"--search {options.method} trains each sampled "
+                                  "combination once: leave --seeds at 1")
+            if not self.distributions():
+                raise ConfigError(f"--search {options.method} needs at least one range or "
+                                  "list to sample, e.g. --learning-rate 1e-4:1e-2:log")
         describe(spec.env_id, spec.max_episode_steps)
         if spec.render:
             check_display()
@@ -108,6 +130,26 @@ class TrainRequest:
             check_writable_file(self.gif_path, "GIF file")
         check_engines(self.metrics_engines, self.metrics_config)
 
+    def distributions(self) -> dict[str, Any]:
+        """A sampled search's space: one Optuna distribution per hyperparameter that
+        varies (a range or a list); values given once are fixed in the base spec."""
+        space = {}
+        for name, raw in self.space.items():
+            if name not in HPARAM_NAMES:
+                raise ConfigError(f"unknown hyperparameter {name!r}")
+            distribution = parse_space(name, raw)
+            if distribution is not None:
+                space[name] = distribution
+        return space
+
+    def base_spec(self) -> TrialSpec:
+        """The spec every sampled trial starts from: defaults and single values."""
+        fixed = {n: raw[0] for n, raw in self.space.items()
+                 if n in HPARAM_NAMES and n not in self.distributions()}
+        base = HParams.from_dict({**self.spec.hparams.to_dict(),
+                                  **{n: coerce(n, v) for n, v in fixed.items()}})
+        return TrialSpec(**{**self.spec.__dict__, "hparams": base})
+
     def plan(self) -> Plan:
         group_dir_root = Path(self.runs_dir)
         if self.resume:
@@ -116,9 +158,23 @@ class TrainRequest:
         if (group_dir_root / group / PLAN_FILE).exists():
             raise ConfigError(f"group {group!r} already exists in {self.runs_dir}/; "
                               f"use --resume {group} to finish it")
+        options = self.search_options()
+        if self.storage is not None and self.group is not None:
+            joined = joined_plan(group, self.storage)  # another command's shared study
+            if joined is not None:
+                return joined
+        search = {"search": options.to_dict()} if options.uses_study else {}
+        if options.method != "grid":
+            from optuna.distributions import distribution_to_json
+
+            space = self.distributions()
+            search["search"].update(
+                space={n: distribution_to_json(d) for n, d in space.items()},
+                base=self.base_spec().to_dict())
+            return Plan(group, [], {"varying": list(space), "seeds": 1, **search})
         combos = self.combinations()
         return Plan(group, make_trials(combos, self.spec, self.seeds),
-                    {"varying": varying(combos), "seeds": self.seeds})
+                    {"varying": varying(combos), "seeds": self.seeds, **search})
 
 
 def _at_least(name: str, value: int, low: int) -> None:
@@ -161,9 +217,13 @@ def plan_train(request: TrainRequest) -> dict[str, Any]:
                "seed": t.spec.seed, "steps": t.spec.step_budget, "episodes": t.spec.episodes,
                "label": combo_label(t.spec.hparams.to_dict(), names),
                "hparams": t.spec.hparams.to_dict()} for t in plan.trials]
-    return {"group": plan.group, "state": "planned", "model": None, "score": None,
-            "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials,
-            "metrics": shown_settings(request.metrics_engines, request.metrics_config)}
+    planned = {"group": plan.group, "state": "planned", "model": None, "score": None,
+               "hparams": None, "trial": None, "run_dir": str(group_dir), "trials": trials,
+               "metrics": shown_settings(request.metrics_engines, request.metrics_config)}
+    search = plan.options.get("search")
+    if search:
+        planned["search"] = {k: v for k, v in search.items() if k != "base"}
+    return planned
 
 
 def run_train(request: TrainRequest) -> GroupOutcome:
@@ -172,15 +232,18 @@ def run_train(request: TrainRequest) -> GroupOutcome:
     plan = request.plan()
     group_dir = Path(request.runs_dir) / plan.group
     todo = sum(not t.is_complete(group_dir) for t in plan.trials)
+    search = SearchOptions.from_dict(plan.options.get("search"), request.storage)
     run = GroupRun(
         plan=plan, group_dir=group_dir, file_name=request.file_name,
-        backend=make_backend(request.backend, todo, request.workers, request.threads,
-                             request.ray_address, request.progress),
+        backend=make_backend(request.backend, todo or request.n_trials(), request.workers,
+                             request.threads, request.ray_address, request.progress,
+                             STUDY_MODULES if search.uses_study else ()),
         keep_top=request.keep_top,
         varying=plan.options.get("varying", []),
         job_options={"threads": request.threads, "metrics_engines": request.metrics_engines,
                      "metrics_config": request.metrics_config},
     )
+    run.search = search
     outcome = run_group(run)
     if request.gif_path and outcome.result["model"]:
         spec = next(t.spec for t in plan.trials if t.trial == outcome.result["trial"])

@@ -52,6 +52,9 @@ def parse_values(name: str, raw: Any) -> list[Any]:
 def expand_range(name: str, text: str) -> list[Any]:
     """``start:stop:count`` -> ``count`` evenly spaced values, both ends included."""
     parts = text.split(":")
+    if parts[-1] == "log":
+        raise ConfigError(f"bad range {text!r} for {name}: a grid takes start:stop:count; "
+                          "low:high:log ranges are for --search random or tpe")
     try:
         start, stop = float(parts[0]), float(parts[1])
         count_f = float(parts[2])

@@ -40,7 +40,7 @@ class StatusBoard:
         if fields.get("status") == "running":
             entry["started"] = utc_now()
             entry.pop("error", None)
-        elif fields.get("status") in ("completed", "failed", "interrupted"):
+        elif fields.get("status") in ("completed", "pruned", "failed", "interrupted"):
             entry["ended"] = utc_now()
         self.save()
 

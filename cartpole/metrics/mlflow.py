@@ -6,7 +6,8 @@
 - Each trial logs a run nested under it: its hyperparameters, env and seed as
   params; score, epsilon and loss per episode and the evaluations as metrics
   (step = env steps); its ``model.h5`` and ``metadata.json`` as artifacts under
-  ``model/``. An interrupted trial's run ends KILLED.
+  ``model/``. An interrupted trial's run ends KILLED; one the search's pruner stopped
+  early ends FINISHED with the tag ``cartpole.pruned``.
 - When the group has finished, the parent run ends FINISHED (KILLED if interrupted,
   FAILED if no trial completed), trial runs whose worker died end FAILED, and the best
   trial's model becomes a new version of the registered model (``cartpole-rl-remote``
@@ -67,6 +68,7 @@ REMOTE = "remote"  # the role tag of a remote run, and its key in _RUNS
 _AUTH_STATUS = re.compile(r"error code (401|403)\b")
 _MAX_METRICS = 1000  # per log_batch request, the server's limit
 GROUP_TAG, TRIAL_TAG, ROLE_TAG = "cartpole.group", "cartpole.trial", "cartpole.role"
+PRUNED_TAG = "cartpole.pruned"  # a trial the search's pruner stopped early (--prune)
 # Run ids by (tracking uri, group, trial): a sink rebuilt after a failure goes on
 # logging into the same run.
 _RUNS: dict[tuple[str, str, str], str] = {}
@@ -158,6 +160,8 @@ class MlflowSink(Engine):
                 self._flush(metrics)
                 metrics = []
                 status = "KILLED" if event.get("interrupted") else "FINISHED"
+                if event.get("pruned"):  # MLflow has no such run status: a tag says it
+                    self._client.set_tag(self.run_id, PRUNED_TAG, "true")
                 self._client.set_terminated(self.run_id, status)
         self._flush(metrics)
 
@@ -218,6 +222,9 @@ class MlflowSink(Engine):
             client.log_metric(parent_run_id, "best_score", max(scores))
         client.log_metric(parent_run_id, "trials_completed",
                           sum(t.get("status") == "completed" for t in trials))
+        pruned = sum(t.get("status") == "pruned" for t in trials)
+        if pruned:
+            client.log_metric(parent_run_id, "trials_pruned", pruned)
         client.set_terminated(parent_run_id, {"interrupted": "KILLED", "failed": "FAILED"}
                               .get(state, "FINISHED"))
         if best is not None and best["trial"] in runs:

@@ -20,12 +20,17 @@ from cartpole.metrics.base import Engine, EngineContext
 _SCALARS = {
     "episode": ("total_steps", ("score", "epsilon", "loss")),
     "eval": ("step", ("eval_mean", "eval_std", "best")),
+    # 1 or 0: solved, stopped by Ctrl-C, stopped early by the search's pruner (--prune)
+    "trial_end": ("steps", ("score", "solved", "interrupted", "pruned")),
     "run_episode": ("episode", ("score",)),
     "route": ("request", ("share",)),
     "run_end": ("episodes", ("episodes", "score", "score_min", "score_max", "steps", "seconds",
                              "steps_per_second", "latency_p50_ms", "latency_p99_ms",
                              "requests", "cut_short")),
 }
+
+
+_FLAGS = {"solved", "interrupted", "pruned"}  # booleans written as 1 or 0
 
 
 def _without_tensorflow() -> None:
@@ -61,7 +66,7 @@ class TensorBoardSink(Engine):
         step_key, keys = spec
         values = [Summary.Value(tag=f"{event['event']}/{k}", simple_value=float(event[k]))
                   for k in keys if isinstance(event.get(k), int | float)
-                  and not isinstance(event.get(k), bool)]
+                  and (k in _FLAGS or not isinstance(event.get(k), bool))]
         if values:
             self._writer.add_event(Event(step=int(event[step_key]),
                                          summary=Summary(value=values)))

@@ -43,10 +43,23 @@ def screenshot(url: str, out: Path, width: int = 1280, height: int = 900,
     """
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    _run(url, [f"--window-size={width},{height}", f"--screenshot={out}"], wait_ms, timeout)
+    if not out.exists():
+        raise BrowserError(f"Chromium could not render {url}: no picture written")
+    return out
+
+
+def dump_dom(url: str, width: int = 1280, height: int = 900, wait_ms: int = 5000,
+             timeout: float = 90.0) -> str:
+    """The document of ``url`` as its scripts left it after ``wait_ms`` of virtual time."""
+    return _run(url, [f"--window-size={width},{height}", "--dump-dom"], wait_ms, timeout)
+
+
+def _run(url: str, args: list[str], wait_ms: int, timeout: float) -> str:
+    """Run headless Chromium on ``url`` with ``args``; its stdout."""
     with tempfile.TemporaryDirectory(prefix="cp-chromium-") as profile:
         cmd = [find_chromium(), *_FLAGS, f"--user-data-dir={profile}",
-               f"--window-size={width},{height}", f"--virtual-time-budget={wait_ms}",
-               f"--screenshot={out}", url]
+               f"--virtual-time-budget={wait_ms}", *args, url]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                                   check=False)
@@ -55,7 +68,7 @@ def screenshot(url: str, out: Path, width: int = 1280, height: int = 900,
                 from None
         except OSError as exc:
             raise BrowserError(f"cannot start Chromium: {exc}") from None
-    if proc.returncode != 0 or not out.exists():
+    if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise BrowserError(f"Chromium could not render {url}: {tail}")
-    return out
+    return proc.stdout

@@ -17,6 +17,7 @@ from cartpole.grid.runner import combo_label
 from cartpole.grid.status import latest_group, read_status
 from cartpole.paths import EVENTS_FILE, METADATA_FILE, PLAN_FILE, RESULT_FILE, STATUS_FILE
 from cartpole.report.curves import Curves, read_curves
+from cartpole.report.study import SearchStudy, load_search
 from cartpole.training.result import read_result
 
 
@@ -61,6 +62,7 @@ class GroupData:
     seeds: int
     trials: list[TrialData] = field(default_factory=list)
     leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    search: SearchStudy | None = None  # the group's Optuna study, if it has one
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -99,12 +101,14 @@ def load_group(group_dir: Path) -> GroupData:
         (t.curves.env_id for t in trials if t.curves.env_id), None)
     threshold = next((m["reward_threshold"] for m in metadata
                       if m.get("reward_threshold") is not None), None)
+    name = status.get("group", group_dir.name)
     return GroupData(
-        name=status.get("group", group_dir.name), dir=group_dir,
+        name=name, dir=group_dir,
         state=status.get("state", "unknown"), backend=status.get("backend", "local"),
         started=status.get("started"), updated=status.get("updated"), env_id=env_id,
         reward_threshold=threshold, varying=varying, seeds=seeds, trials=trials,
         leaderboard=rank_combinations([t.record() for t in trials]) if trials else [],
+        search=load_search(group_dir, name, options.get("search")),
     )
 
 

@@ -21,6 +21,7 @@ from cartpole.metrics.events import utc_now
 from cartpole.paths import REPORT_FILE
 from cartpole.report.data import GroupData
 from cartpole.report.figures import eval_figure, hparams_figure, learning_figure, trial_colors
+from cartpole.report.search_figures import search_figures
 from cartpole.report.tables import leaderboard_table, trials_table
 
 FIGURES_ID = "cartpole-figures"
@@ -50,6 +51,7 @@ td:last-child { white-space: normal; }
 .trial { margin-right: 8px; }
 .status { padding: 1px 7px; border-radius: 9px; font-size: 12px; background: #e5e7eb; }
 .status-completed { background: #d1fae5; color: #065f46; }
+.status-pruned { background: #e5e7eb; color: #374151; }
 .status-failed { background: #fee2e2; color: #991b1b; }
 .status-running { background: #dbeafe; color: #1e40af; }
 .status-interrupted, .status-stale, .status-partial { background: #fef3c7; color: #92400e; }
@@ -83,6 +85,7 @@ def render_page(group: GroupData) -> str:
     hp_card = ('<div class="card"><div id="fig-hparams"></div></div>' if hp is not None else
                '<div class="card"><p class="note">One combination: no hyperparameter varies '
                "in this group.</p></div>")
+    search = _search_section(group, figures)
     title = f"cartpole report: {group.name}"
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -105,7 +108,7 @@ def render_page(group: GroupData) -> str:
 <div class="card"><div id="fig-eval"></div></div>
 </div>
 {hp_card}
-<div class="card">
+{search}<div class="card">
 <h2>Leaderboard</h2>
 {leaderboard_table(group, colors)}
 <p class="note">Combinations ranked by their mean best greedy-evaluation score over seeds.
@@ -130,6 +133,44 @@ def write_report(group: GroupData, out: Path | None = None) -> Path:
     check_writable_file(path, "report file")
     write_text(path, render_page(group))
     return path
+
+
+def _search_section(group: GroupData, figures: dict[str, go.Figure]) -> str:
+    """The Optuna study's cards ("" without a study); its figures join ``figures``.
+
+    A card for each figure drawn (history and importance side by side); the reason a
+    figure is absent is a line under the study's summary.
+    """
+    search = group.search
+    if search is None:
+        return ""
+    head = '<div class="card" id="search">\n<h2>Search</h2>\n'
+    if search.study is None:
+        return (f'{head}<p class="note">The group\'s Optuna study {escape(search.name)} in '
+                f"{escape(search.storage)} could not be read ({escape(search.error or '')}): "
+                "no search plots.</p>\n</div>\n")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(search.counts().items()))
+    lines = [f"Optuna study {escape(search.name)} in {escape(search.storage)} · "
+             f"{_METHODS.get(search.method, search.method)} · "
+             f"{_PRUNERS.get(search.prune, search.prune)} · trials: {counts}."]
+    names = {t.trial: t.name for t in group.trials}
+    cards = []
+    for item in search_figures(search, names, group.reward_threshold):
+        if item.figure is None:
+            lines.append(f'<span id="{item.id}-absent">{escape(item.note)}</span>')
+            continue
+        figures[item.id] = item.figure
+        cards.append(f'<div class="card"><div id="{item.id}"></div><p class="note">'
+                     f"{escape(item.note)}</p></div>\n")
+    side_by_side = {"fig-search-history", "fig-search-importance"} <= set(figures)
+    if side_by_side:
+        cards[:2] = [f'<div class="row">\n{cards[0]}{cards[1]}</div>\n']
+    notes = "".join(f'<p class="note">{line}</p>\n' for line in lines)
+    return f"{head}{notes}</div>\n{''.join(cards)}"
+
+
+_METHODS = {"grid": "grid search", "random": "random search", "tpe": "TPE search"}
+_PRUNERS = {"none": "no pruning", "asha": "ASHA pruning", "median": "median pruning"}
 
 
 def _subtitle(group: GroupData) -> str:

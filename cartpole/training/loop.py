@@ -95,6 +95,7 @@ class TrialOutcome:
     reward_threshold: float | None
     evaluations: list[dict[str, Any]]
     interrupted: bool = False
+    pruned: bool = False  # stopped early by the search's pruner
     phases: dict[str, float | None] = field(default_factory=dict)  # see phases.py
 
     @property
@@ -103,6 +104,9 @@ class TrialOutcome:
 
 
 ProgressFn = Callable[[Progress], None]
+# Told each greedy evaluation (env step, evaluation mean); True stops the trial early as
+# pruned (``grid/study.py`` asks the search's pruner).
+PruneFn = Callable[[int, float], bool]
 
 
 def run_trial(
@@ -111,8 +115,11 @@ def run_trial(
     group: str = "local",
     trial: str = "t000",
     on_progress: ProgressFn | None = None,
+    prune: PruneFn | None = None,
 ) -> TrialOutcome:
-    """Train one DQN agent as ``spec`` says and return its best evaluated weights."""
+    """Train one DQN agent as ``spec`` says and return its best evaluated weights.
+
+    ``prune``, when given, hears every evaluation and may stop the trial early."""
     hp = spec.hparams
     emit = _emitter(recorder or Recorder(), group, trial)
     notify = on_progress or (lambda p: None)
@@ -157,7 +164,14 @@ def run_trial(
                                                   if k != "seconds"},
              eval_episodes=hp.eval_episodes)
         notify(progress)
+        # Reported: the trial's score so far (its best evaluation, the model it keeps), so
+        # that a dip in DQN's noisy learning curve does not get it stopped.
+        so_far = record["best"] if record.get("best") is not None else record["eval_mean"]
+        if prune is not None and prune(step, so_far):  # every evaluation is reported
+            last = budget is not None and step >= budget  # nothing left to save by stopping
+            pruned[0] = not (last or selector.confirmed)
 
+    pruned = [False]
     obs = _flat(env.reset(seed=spec.seed)[0])
     interrupted = False
     loop_started = time.perf_counter()
@@ -200,9 +214,9 @@ def run_trial(
 
                 if step % hp.eval_every == 0:
                     run_eval()
-                    if spec.stop_on_solve and selector.confirmed:
+                    if (spec.stop_on_solve and selector.confirmed) or pruned[0]:
                         break
-            if not interrupted and (not selector.history
+            if not interrupted and not pruned[0] and (not selector.history
                                     or selector.history[-1]["step"] != step):
                 run_eval()
     except KeyboardInterrupt:
@@ -233,13 +247,14 @@ def run_trial(
         reward_threshold=threshold,
         evaluations=selector.history,
         interrupted=interrupted,
+        pruned=pruned[0],
         phases={"startup": round(startup, 3) if startup is not None else None,
                 **clock.rounded()},
     )
     emit("trial_end", score=outcome.best_score, eval_std=outcome.best_std,
          steps=step, episodes=outcome.episodes, seconds=round(outcome.seconds, 3),
          solved=outcome.solved, solved_at_step=outcome.solved_at_step,
-         interrupted=interrupted)
+         interrupted=interrupted, pruned=pruned[0])
     return outcome
 
 

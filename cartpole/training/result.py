@@ -25,6 +25,9 @@ from cartpole.fileio import write_json
 from cartpole.paths import RESULT_FILE
 
 KEPT_PREVIOUS = "previous"  # ``kept``: an earlier attempt's better model stays in place
+# A trial that ran to its end: trained its budget or solved ("completed"), or was stopped
+# early by the search's pruner ("pruned"). --resume reruns every other trial.
+FINISHED = ("completed", "pruned")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class TrialResult:
     """One trial's outcome and where its files are."""
 
     trial: str
-    status: str  # "completed", or "interrupted" (its best model so far is kept)
+    status: str  # "completed", "pruned", or "interrupted" (best model so far kept)
     score: float | None = None  # greedy evaluation mean of the best model
     score_std: float | None = None
     best_step: int | None = None  # env step of the best model's evaluation

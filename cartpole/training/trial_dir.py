@@ -18,7 +18,7 @@ from cartpole.metrics import Recorder, Sink
 from cartpole.metrics.jsonl import JsonLinesSink
 from cartpole.paths import EVENTS_FILE, METADATA_FILE, MODEL_FILE
 from cartpole.training import artifacts
-from cartpole.training.loop import ProgressFn, TrialOutcome, TrialSpec, run_trial
+from cartpole.training.loop import ProgressFn, PruneFn, TrialOutcome, TrialSpec, run_trial
 from cartpole.training.phases import PhaseClock
 from cartpole.training.result import KEPT_PREVIOUS, TrialResult
 
@@ -36,8 +36,10 @@ def train_into(
     on_progress: ProgressFn | None = None,
     extra: dict[str, Callable[[], Any]] | None = None,
     previous: dict[str, Any] | None = None,
+    prune: PruneFn | None = None,
 ) -> TrialResult:
-    """Train, then write the trial's files atomically; return its result.
+    """Train, then write the trial's files atomically; return its result (``prune``: see
+    ``run_trial``).
 
     An error writing ``events.jsonl`` stops the trial (EventsFileError). The result's
     ``undelivered`` maps each metrics engine that gave up on events to their number;
@@ -48,7 +50,7 @@ def train_into(
     recorder = Recorder([JsonLinesSink(trial_dir / EVENTS_FILE), *(sinks or [])])
     clock = PhaseClock()
     try:
-        outcome = run_trial(spec, recorder, group, trial, on_progress)
+        outcome = run_trial(spec, recorder, group, trial, on_progress, prune)
         keep_previous = previous is not None and not improves(outcome, previous)
         with clock.timing("saving"):
             if keep_previous:  # on a Ray worker the earlier files are on the driver only
@@ -124,7 +126,8 @@ def result_record(spec: TrialSpec, outcome: TrialOutcome, trial: str,
                   trial_dir: Path) -> TrialResult:
     return TrialResult(
         trial=trial,
-        status="interrupted" if outcome.interrupted else "completed",
+        status=("interrupted" if outcome.interrupted else "pruned" if outcome.pruned
+                else "completed"),
         score=outcome.best_score,
         score_std=outcome.best_std,
         best_step=outcome.best_step,

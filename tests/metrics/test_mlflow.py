@@ -173,3 +173,30 @@ def test_remote_run_is_one_run_with_params_metrics_and_its_end(mlflow):
     # No training-style runs were made for any of them.
     runs = client.search_runs([client.get_experiment_by_name("remote-test").experiment_id])
     assert {r.data.tags["cartpole.role"] for r in runs} == {"remote"}
+
+
+def test_a_pruned_trial_finishes_with_a_tag_and_the_group_counts_it(mlflow, tmp_path):
+    """A trial the pruner stopped is no failure: its run is FINISHED with the tag
+    cartpole.pruned, and the parent run counts the pruned trials."""
+    from tests.grid.test_search import LEARNS_OR_NOT
+
+    config = {"mlflow": {"tracking_uri": mlflow.url, "experiment": "pruned-test",
+                         "registered_model": "cartpole-pruned-test"}}
+    proc = subprocess.run([str(Path(sys.executable).with_name("cartpole")),
+                           "--metrics-engine", "mlflow", "--metrics-config", json.dumps(config),
+                           "train", *LEARNS_OR_NOT, "--prune", "asha", "--group", "gp"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    statuses = {t["trial"]: t["status"]
+                for t in json.loads(proc.stdout.strip().splitlines()[-1])["trials"]}
+    client = MlflowClient(mlflow.url)
+    experiment = client.get_experiment_by_name("pruned-test")
+    runs = client.search_runs([experiment.experiment_id])
+    trials = {r.data.tags["cartpole.trial"]: r for r in runs
+              if r.data.tags.get("cartpole.role") == "trial"}
+    assert set(trials) == set(statuses) and "pruned" in statuses.values()
+    for trial, run in trials.items():
+        assert run.info.status == "FINISHED"
+        assert (run.data.tags.get("cartpole.pruned") == "true") == (statuses[trial] == "pruned")
+    parent = next(r for r in runs if r.data.tags.get("cartpole.role") == "group")
+    assert parent.data.metrics["trials_pruned"] == list(statuses.values()).count("pruned")

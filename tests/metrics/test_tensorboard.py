@@ -26,6 +26,31 @@ def test_scalars_per_trial_read_back_with_tensorboard(tmp_path, quick):
                                                   for e in out.evaluations]
 
 
+def test_a_pruned_trial_ends_with_its_flags_as_scalars(tmp_path, quick):
+    """The pruner's verdict (here a stand-in that stops at the second evaluation) ends
+    the trial early, and trial_end/pruned says so, as 1."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sinks = build_sinks(("tensorboard",), {"tensorboard": {"logdir": str(tmp_path)}},
+                        EngineContext("g", "t001"))
+    hp = quick.hparams(eval_every=200)
+    heard = []
+
+    def prune(step: int, value: float) -> bool:
+        heard.append(step)
+        return step >= 400
+
+    out = run_trial(TrialSpec(hparams=hp, steps=2000, stop_on_solve=False), Recorder(sinks),
+                    "g", "t001", prune=prune)
+    Recorder(sinks).close()
+    assert out.pruned and out.steps == 400 and heard == [200, 400]
+    acc = EventAccumulator(str(tmp_path / "g" / "t001"))
+    acc.Reload()
+    [pruned] = acc.Scalars("trial_end/pruned")
+    assert (pruned.step, pruned.value) == (400, 1.0)
+    assert acc.Scalars("trial_end/interrupted")[0].value == 0.0
+
+
 def test_remote_run_and_router_demo_scalars(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,12 +33,14 @@ class Job:
 class Backend(Protocol):
     name: str
 
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None: ...
+    def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None: ...
 
 
 def make_backend(name: str, n_jobs: int, workers: int, threads: int = 1,
-                 ray_address: str | None = None, progress: bool = True) -> Backend:
-    """Ray tasks (``name`` "ray"); else one trial in this process, or local processes."""
+                 ray_address: str | None = None, progress: bool = True,
+                 preload: tuple[str, ...] = ()) -> Backend:
+    """Ray tasks (``name`` "ray"); else one trial in this process, or local processes
+    (``preload``: modules their fork server imports once, beside the trial code)."""
     if name == "ray":
         from cartpole.grid.backends.ray import RayBackend
 
@@ -49,7 +51,7 @@ def make_backend(name: str, n_jobs: int, workers: int, threads: int = 1,
         return InProcessBackend(progress=progress)
     from cartpole.grid.backends.local import LocalBackend
 
-    return LocalBackend(workers, threads)
+    return LocalBackend(workers, threads, preload)
 
 
 def collect(job: Job, code: int) -> dict[str, Any]:

@@ -42,12 +42,14 @@ class ForkServerError(RuntimeError):
 class ForkServer:
     """The runner's side: starts the server, launches trials, collects their exits."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], preload: tuple[str, ...] = ()) -> None:
+        """``preload``: more modules every trial of this group imports, as "module" or
+        "module:function" to call once (a search's Optuna: ``study.STUDY_MODULES``)."""
         group_stdout = os.dup(1)  # as a worker started by Popen(stdout=None) would share
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "cartpole.grid.backends.forkserver",
-                 str(group_stdout)],
+                 str(group_stdout), *preload],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, env=env,
                 pass_fds=(group_stdout,), start_new_session=True, text=True, bufsize=1,
             )
@@ -148,12 +150,20 @@ class ForkedTrial:
 # --- the server's side ---------------------------------------------------------------------
 
 
-def serve(group_stdout: int) -> int:
+def serve(group_stdout: int, preload: tuple[str, ...] = ()) -> int:
     """The server's loop: fork a child per ``run`` line, report starts and exits."""
     # What every trial imports, imported once here (no thread starts on import).
+    import importlib
+
     import cartpole.grid.backends.worker as worker
     import cartpole.metrics.engines
     import cartpole.training.trial_dir  # noqa: F401
+
+    for name in preload:  # "module" or "module:function" (called once, here)
+        module, _, function = name.partition(":")
+        loaded = importlib.import_module(module)
+        if function:
+            getattr(loaded, function)()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops trials, not us
     children: set[int] = set()
@@ -245,4 +255,4 @@ def _say(line: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1])))
+    sys.exit(serve(int(sys.argv[1]), tuple(sys.argv[2:])))

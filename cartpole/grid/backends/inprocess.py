@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from cartpole.fileio import write_json
 from cartpole.grid.backends import Job, UpdateFn, collect
 from cartpole.grid.backends.worker import run_job
@@ -16,7 +18,7 @@ class InProcessBackend:
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
 
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
+    def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None:
         for job in jobs:
             on_update(job.trial, {"status": "running"})
             try:

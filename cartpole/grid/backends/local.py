@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 import time
-from collections import deque
+from collections.abc import Iterable
 
 from cartpole.grid.backends import Job, UpdateFn, collect
 from cartpole.grid.backends.forkserver import ForkedTrial, ForkServer
@@ -32,23 +32,30 @@ class LocalBackend:
 
     name = "local"
 
-    def __init__(self, workers: int, threads: int = 1) -> None:
+    def __init__(self, workers: int, threads: int = 1, preload: tuple[str, ...] = ()) -> None:
         self.workers = workers
         self.threads = threads
+        self.preload = preload
 
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
-        pending = deque(jobs)
+    def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None:
+        pending = iter(jobs)  # taken one at a time, as workers free up (a study's queue)
+        more = True
         running: dict[str, tuple[Job, ForkedTrial]] = {}
         previous = {sig: signal.signal(sig, raise_interrupt)
                     for sig in (signal.SIGTERM, signal.SIGHUP)}
-        server = ForkServer(thread_env(self.threads))
+        server = ForkServer(thread_env(self.threads), self.preload)
         try:
-            while pending or running:
-                while pending and len(running) < self.workers:
-                    job = pending.popleft()
+            while more or running:
+                while more and len(running) < self.workers:
+                    job = next(pending, None)
+                    if job is None:
+                        more = False
+                        break
                     running[job.trial] = (job, server.launch(job.trial_dir))
                     on_update(job.trial, {"status": "running",
                                           "pid": running[job.trial][1].pid})
+                if not running:
+                    continue
                 server.wait_any(WAKE_SECONDS)
                 for trial, (job, proc) in list(running.items()):
                     code = proc.poll()

@@ -27,6 +27,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -132,25 +133,31 @@ class RayBackend:
         self.address, self.threads = address, threads
         self.in_flight = num_cpus or os.cpu_count() or 1
 
-    def run(self, jobs: list[Job], on_update: UpdateFn) -> None:
+    def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None:
         import ray
 
         started_here = not ray.is_initialized()
         temp_dir = self._init(ray) if started_here else None
         stop_flag = (f"cartpole-stop-{secrets.token_hex(6)}",
                      ray.get_runtime_context().namespace)
-        pending = list(jobs)
+        pending = iter(jobs)  # taken one at a time, as slots free up (a study's queue)
+        more = True
         running: dict[Any, Job] = {}
         previous = {sig: signal.signal(sig, raise_interrupt)
                     for sig in (signal.SIGTERM, signal.SIGHUP)}
         try:
             task = ray.remote(num_cpus=1, max_calls=1, max_retries=0)(_train_task)
-            while pending or running:
-                while pending and len(running) < self.in_flight:
-                    job = pending.pop(0)
+            while more or running:
+                while more and len(running) < self.in_flight:
+                    job = next(pending, None)
+                    if job is None:
+                        more = False
+                        break
                     spec = json.loads((job.trial_dir / JOB_FILE).read_text())
                     running[task.remote(spec, self.threads, stop_flag)] = job
                     on_update(job.trial, {"status": "running"})
+                if not running:
+                    continue
                 done, _ = ray.wait(list(running), num_returns=1)
                 self._finish(ray, done[0], running.pop(done[0]), on_update)
         except BaseException:

@@ -45,10 +45,25 @@ def run_job(trial_dir: Path, progress: bool = False) -> TrialResult:
     try:
         return train_into(spec, trial_dir, job["group"], job["trial"], sinks, display,
                           extra={"peak_rss_mb": peak_rss_mb, "attempt": lambda: attempt},
-                          previous=job.get("previous"))
+                          previous=job.get("previous"), prune=_pruner(job))
     finally:
         if display:
             display.close()
+
+
+def _pruner(job: dict[str, Any]) -> Any:
+    """With a study (``--prune``, a sampled search or ``--storage``): report each
+    evaluation to it, and stop when its pruner says so."""
+    study = job.get("study")
+    if not study:
+        return None
+    import os
+
+    from cartpole.grid.study import STORAGE_ENV, reporter
+
+    url = os.environ.get(STORAGE_ENV) or study["storage"]
+    return reporter(job["group"], url, study["prune"], int(study["eval_every"]),
+                    int(study["trial_id"]))
 
 
 def peak_rss_mb() -> float:
@@ -74,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         })
         traceback.print_exc()
         return 1
-    return 130 if result.status == "interrupted" else 0
+    return 130 if result.status == "interrupted" else 0  # pruned: 0, it did its part
 
 
 def _watch_parent() -> None:

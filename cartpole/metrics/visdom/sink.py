@@ -173,7 +173,9 @@ class VisdomSink(Engine):
         try:
             name = env_name(group.group, env)
             if scored:
-                names = ["<br>".join([t["trial"], *group.labels.get(t["trial"], "").split()])
+                names = ["<br>".join([t["trial"] + (" (pruned)" if t.get("status") == "pruned"
+                                                    else ""),
+                                      *group.labels.get(t["trial"], "").split()])
                          for t in scored]
                 api.bars(name, window_id(group.group, SUMMARY),
                          f"{group.group}: best score per trial", names,

@@ -103,3 +103,27 @@ def test_ray_address_from_the_environment_is_joined(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         f"Error: cannot reach the Ray cluster at 127.0.0.1:{port}: Connection refused"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pruned_grid_on_ray_prunes_through_the_same_study(tmp_path):
+    """--backend ray: each task reports to the group's study like a local worker does,
+    and the losing combinations end pruned."""
+    from tests.grid.test_search import LEARNS_OR_NOT
+
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_TMPDIR", "RAY_AUTH_MODE")}
+    env["HOME"] = str(home)
+    done = subprocess.run([EXE, "train", *LEARNS_OR_NOT, "--prune", "asha", "--backend",
+                           "ray", "--group", "rp"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {t["trial"]: t["status"] for t in result["trials"]} == {
+        "t000": "completed", "t001": "pruned", "t002": "pruned", "t003": "pruned"}
+    import optuna
+
+    group_dir = tmp_path / "runs" / "rp"
+    study = optuna.load_study(study_name="rp", storage=f"sqlite:///{group_dir / 'study.db'}")
+    assert sorted(t.state.name for t in study.get_trials()) == ["COMPLETE", "PRUNED",
+                                                                 "PRUNED", "PRUNED"]
