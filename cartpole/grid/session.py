@@ -19,7 +19,13 @@ from cartpole.grid.plan import Plan, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.space import parse_space
 from cartpole.grid.spec import expand, varying
-from cartpole.grid.study import STUDY_MODULES, SearchOptions, joined_plan, shown_url
+from cartpole.grid.study import (
+    STUDY_MODULES,
+    SearchOptions,
+    joined_plan,
+    open_storage,
+    shown_url,
+)
 from cartpole.hparams import HPARAM_NAMES, HParams, coerce
 from cartpole.metrics.engines import check_engines, export_secrets, shown_settings
 from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RUNS_DIR, model_paths
@@ -104,6 +110,7 @@ class TrainRequest:
         options = self.search_options()  # checks the method, pruner and --trials
         if self.storage is not None:
             shown_url(self.storage)
+            open_storage(self.storage)  # reachable, before anything is written
         if self.resume is not None:
             check_group_name(self.resume)
             if not (Path(self.runs_dir) / self.resume).is_dir():

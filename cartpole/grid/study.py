@@ -135,22 +135,42 @@ def make_sampler(method: str, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
-         method: str = "grid", seed: int = 0, create: bool = True) -> Any:
-    """The group's study in ``url``; ``create`` False: ConfigError if there is none (and
-    the storage's tables and version are taken as the runner made them: a trial's
-    process opens it faster)."""
+def open_storage(url: str, create: bool = True) -> Any:
+    """Optuna's storage at ``url`` (its tables made if ``create``); ConfigError, in one
+    line and without the URL's password, if it cannot be opened."""
     import optuna
     from optuna.storages import RDBStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     try:
-        storage = RDBStorage(url, engine_kwargs=engine, skip_compatibility_check=not create,
-                             skip_table_creation=not create)
+        return RDBStorage(url, engine_kwargs=engine, skip_compatibility_check=not create,
+                          skip_table_creation=not create)
     except Exception as exc:  # noqa: BLE001 - a storage we cannot open is the user's input
-        raise ConfigError(f"cannot open the study storage {shown_url(url)}: "
-                          f"{str(exc).splitlines()[0][:200]}") from None
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        password = _password(url)
+        if password:
+            why = why.replace(password, "***")
+        raise ConfigError(f"cannot open the study storage {shown_url(url)}: {why}") from None
+
+
+def _password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password
+    except Exception:  # noqa: BLE001 - shown_url has said what is wrong with it
+        return None
+
+
+def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
+         method: str = "grid", seed: int = 0, create: bool = True) -> Any:
+    """The group's study in ``url``; ``create`` False: ConfigError if there is none (and
+    the storage's tables and version are taken as the runner made them: a trial's
+    process opens it faster)."""
+    import optuna
+
+    storage = open_storage(url, create)
     kwargs = {"study_name": group, "storage": storage,
               "pruner": make_pruner(prune, eval_every), "sampler": make_sampler(method, seed)}
     if not create:

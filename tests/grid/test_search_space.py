@@ -82,3 +82,15 @@ def test_dry_run_of_a_pruned_grid_lists_its_trials(tmp_path):
                                       "--dry-run", "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     assert "would run 2 of 2 trials (pruning with asha)" in result.output
+
+
+def test_an_unreachable_storage_is_one_line_without_its_password(tmp_path):
+    """Checked before anything is written: no group folder is left behind."""
+    result = CliRunner().invoke(cli, [
+        "train", "--prune", "asha", "--runs-dir", str(tmp_path / "runs"),
+        "--storage", "postgresql+psycopg://me:s3cret@127.0.0.1:1/studies"])
+    assert result.exit_code == 2, result.output
+    assert "cannot open the study storage postgresql+psycopg://me:***@127.0.0.1:1" \
+        in result.output
+    assert "s3cret" not in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
