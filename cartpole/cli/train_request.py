@@ -46,6 +46,7 @@ def parse_metrics_config(text: str | None, engines: tuple[str, ...]) -> dict[str
 
 
 
+_FLAG = {"n_trials": "trials"}  # option names whose flag differs
 _CONF_ALIASES = {"env": "env_id", "gif": "gif_path", "trials": "n_trials"}
 
 
@@ -74,12 +75,13 @@ def build_request(options: dict[str, Any], *, conf: dict[str, Any], conf_file: s
     cli_hparams = {k: list(options[k]) for k in HPARAM_NAMES if options[k]}
     if options["resume"]:
         ignored = [k for k in (*HPARAM_NAMES, "env_id", "max_episode_steps", "seed", "seeds",
-                               "steps", "stop_on_solve", "confirm_episodes", "reward_threshold")
+                               "steps", "stop_on_solve", "confirm_episodes", "reward_threshold",
+                               "search", "n_trials", "prune")
                    if k in cli_hparams or k in typed]
         if ignored or episodes is not None:
             logging.getLogger("cartpole").warning(
                 "--resume replays the group's plan as it was written; ignoring %s",
-                ", ".join(f"--{k.replace('_', '-')}" for k in ignored) or "-e")
+                ", ".join(f"--{_FLAG.get(k, k).replace('_', '-')}" for k in ignored) or "-e")
     search = str_value("search", merged.get("search") or "grid")
     space: dict[str, list[Any]] = {}
     if search == "grid":

@@ -45,6 +45,7 @@ class GroupRun:
     keep_top: int | None = None
     varying: list[str] = field(default_factory=list)
     search: SearchOptions = field(default_factory=SearchOptions)
+    fresh_study: bool = False  # a new group whose study is shared: it must not exist yet
 
 
 @dataclass
@@ -98,7 +99,8 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
     except KeyboardInterrupt:
         interrupted = True
     if queue is not None:
-        for name, update in queue.elsewhere(records).items():
+        queue.abandon()
+        for name, update in ([] if queue.broken else queue.elsewhere(records).items()):
             records[name].update(update)
             board.update(name, **_status_entry(records[name]))
     trials = [records[t.trial] for t in plan.trials]
@@ -132,7 +134,7 @@ def _study_queue(run: GroupRun, records: dict[str, dict[str, Any]],
         records[trial.trial] = _initial_record(trial, run.group_dir, run.varying)
         board.update(trial.trial, **_status_entry(records[trial.trial]))
 
-    return StudyQueue(run.plan, run.group_dir, run.search, on_new)
+    return StudyQueue(run.plan, run.group_dir, run.search, on_new, run.fresh_study)
 
 
 def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[str, Any]:

@@ -20,10 +20,12 @@ from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.space import parse_space
 from cartpole.grid.spec import expand, varying
 from cartpole.grid.study import (
+    STORAGE_ENV,
     STUDY_MODULES,
     SearchOptions,
+    check_storage,
     joined_plan,
-    open_storage,
+    same_storage,
     shown_url,
 )
 from cartpole.hparams import HPARAM_NAMES, HParams, coerce
@@ -59,6 +61,7 @@ class TrainRequest:
     n_sampled: int | None = None  # --trials
     prune: str = "none"
     storage: str | None = None  # an Optuna storage URL; None: study.db in the group folder
+    joined: bool = field(default=False, init=False)  # plan() took another command's plan
     _combos: list[HParams] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +90,7 @@ class TrainRequest:
 
     def validate(self) -> None:
         """Check every input before anything is written; raise a CartpoleError if bad."""
+        options = self.search_options()  # checks the method, pruner and --trials
         spec = self.spec
         for name in ("steps", "episodes", "max_episode_steps"):
             value = getattr(spec, name)
@@ -102,21 +106,27 @@ class TrainRequest:
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown backend {self.backend!r} (choose from local, ray)")
         if self.backend == "ray":
-            from cartpole.grid.backends.ray import check_ray
+            from cartpole.grid.backends.ray import check_ray, cluster_address
 
             check_ray(self.ray_address)
+            if (cluster_address(self.ray_address) and options.uses_study
+                    and self.storage is None):
+                raise ConfigError("on a Ray cluster the trials report to the study from "
+                                  "other machines: give --storage a database they reach")
         if self.group is not None:
             check_group_name(self.group)
-        options = self.search_options()  # checks the method, pruner and --trials
-        if self.storage is not None:
+        if self.storage is not None and self.resume is None:
             shown_url(self.storage)
-            open_storage(self.storage)  # reachable, before anything is written
+            check_storage(self.storage)  # reachable, before anything is written
         if self.resume is not None:
             check_group_name(self.resume)
             if not (Path(self.runs_dir) / self.resume).is_dir():
                 raise ConfigError(f"no group {self.resume!r} in {self.runs_dir}/ to resume")
         elif options.method == "grid":
             self.combinations()  # every combination must be a valid HParams
+            if options.prune != "none" and len(self.grid.get("eval_every", ())) > 1:
+                raise ConfigError("--prune compares trials at the same evaluation steps: "
+                                  "give --eval-every one value")
         else:
             if self.seeds != 1:
                 raise ConfigError(f"--search {options.method} trains each sampled "
@@ -169,6 +179,7 @@ class TrainRequest:
         if self.storage is not None and self.group is not None:
             joined = joined_plan(group, self.storage)  # another command's shared study
             if joined is not None:
+                self.joined = True
                 return joined
         search = {"search": options.to_dict()} if options.uses_study else {}
         if options.method != "grid":
@@ -239,10 +250,13 @@ def run_train(request: TrainRequest) -> GroupOutcome:
     plan = request.plan()
     group_dir = Path(request.runs_dir) / plan.group
     todo = sum(not t.is_complete(group_dir) for t in plan.trials)
-    search = SearchOptions.from_dict(plan.options.get("search"), request.storage)
+    search = SearchOptions.from_dict(plan.options.get("search"),
+                                     _plan_storage(plan, request.storage))
     run = GroupRun(
         plan=plan, group_dir=group_dir, file_name=request.file_name,
-        backend=make_backend(request.backend, todo or request.n_trials(), request.workers,
+        # A study hands out trials as workers free up: never the one-trial in-process runner.
+        backend=make_backend(request.backend, max(todo, 2) if search.uses_study else todo,
+                             request.workers,
                              request.threads, request.ray_address, request.progress,
                              STUDY_MODULES if search.uses_study else ()),
         keep_top=request.keep_top,
@@ -251,11 +265,27 @@ def run_train(request: TrainRequest) -> GroupOutcome:
                      "metrics_config": request.metrics_config},
     )
     run.search = search
+    run.fresh_study = search.storage is not None and not request.resume and not request.joined
     outcome = run_group(run)
     if request.gif_path and outcome.result["model"]:
         spec = next(t.spec for t in plan.trials if t.trial == outcome.result["trial"])
         outcome.result.update(_record(request.gif_path, outcome.result["model"], spec))
     return outcome
+
+
+def _plan_storage(plan: Plan, storage: str | None) -> str | None:
+    """The whole URL of the plan's study storage: ``storage`` (from --storage or
+    $CARTPOLE_STORAGE) if it names the same database; ConfigError if the plan's study is
+    elsewhere and ``storage`` does not name it; None for a study in the group's folder."""
+    shown = (plan.options.get("search") or {}).get("storage")
+    if shown is None:
+        return None  # the group's own study.db, whatever the environment says
+    if storage is None:
+        return shown  # a URL without a password works as it is
+    if not same_storage(storage, shown):
+        raise ConfigError(f"group {plan.group}'s study is in {shown}; --storage (or "
+                          f"${STORAGE_ENV}) names {shown_url(storage)}")
+    return storage
 
 
 def _record(gif_path: str, model: str, spec: TrialSpec) -> dict[str, Any]:

@@ -35,6 +35,7 @@ TRIAL_ATTR, SEED_ATTR = "trial", "seed"
 # command line may take it from there, and the trials' processes and the report do.
 STORAGE_ENV = "CARTPOLE_STORAGE"
 PLAN_ATTR = "cartpole_plan"  # the plan, so that a command joining the study runs the same
+JOIN_WAIT_SECONDS = 30.0  # for the plan of a study another command is starting
 ASHA_REDUCTION = 3  # ASHA keeps the top third of the trials at each rung
 RUNG_EVALUATIONS = 2  # the first rung (and the median rule's warm-up): two evaluations
 # What a trial's process needs to report to the study, done once by the fork server for
@@ -91,10 +92,17 @@ def shown_url(url: str | None) -> str | None:
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: say so, show nothing
         raise ConfigError("--storage must be a database URL such as "
                           "postgresql+psycopg://user@host/db or sqlite:///path") from None
+    secret = {k: "***" for k in parsed.query if "password" in k.lower()}  # ?password=...
+    return parsed.update_query_dict(secret).render_as_string(hide_password=True)
+
+
+def same_storage(url: str | None, shown: str | None) -> bool:
+    """Whether ``url`` is the storage that ``shown`` (a URL without password) names."""
+    return url is not None and shown is not None and shown_url(url) == shown
 
 
 def storage_url(group_dir: Path, options: SearchOptions) -> str:
@@ -147,11 +155,40 @@ def open_storage(url: str, create: bool = True) -> Any:
         return RDBStorage(url, engine_kwargs=engine, skip_compatibility_check=not create,
                           skip_table_creation=not create)
     except Exception as exc:  # noqa: BLE001 - a storage we cannot open is the user's input
-        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        password = _password(url)
-        if password:
-            why = why.replace(password, "***")
-        raise ConfigError(f"cannot open the study storage {shown_url(url)}: {why}") from None
+        raise ConfigError(f"cannot open the study storage {shown_url(url)}: "
+                          f"{_why(exc, url)}") from None
+
+
+def check_storage(url: str) -> None:
+    """ConfigError unless the database at ``url`` answers, writing nothing to it (an
+    SQLite file: its folder must exist)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        folder = Path(parsed.database or ".").expanduser().resolve().parent
+        if parsed.database not in (None, "", ":memory:") and not folder.is_dir():
+            raise ConfigError(f"cannot open the study storage {shown_url(url)}: no folder "
+                              f"{folder}")
+        return
+    try:
+        engine = create_engine(url)
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - a storage we cannot open is the user's input
+        raise ConfigError(f"cannot open the study storage {shown_url(url)}: "
+                          f"{_why(exc, url)}") from None
+
+
+def _why(exc: Exception, url: str) -> str:
+    """The first line of an error, without the URL's password."""
+    why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    password = _password(url)
+    return why.replace(password, "***") if password else why
 
 
 def _password(url: str) -> str | None:
@@ -164,7 +201,8 @@ def _password(url: str) -> str | None:
 
 
 def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
-         method: str = "grid", seed: int = 0, create: bool = True) -> Any:
+         method: str = "grid", seed: int = 0, create: bool = True,
+         exclusive: bool = False) -> Any:
     """The group's study in ``url``; ``create`` False: ConfigError if there is none (and
     the storage's tables and version are taken as the runner made them: a trial's
     process opens it faster)."""
@@ -178,21 +216,33 @@ def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
             return optuna.load_study(**kwargs)
         except KeyError:
             raise ConfigError(f"no study {group!r} in {shown_url(url)}") from None
-    return optuna.create_study(direction="maximize", load_if_exists=True, **kwargs)
+    try:
+        return optuna.create_study(direction="maximize", load_if_exists=not exclusive,
+                                   **kwargs)
+    except optuna.exceptions.DuplicatedStudyError:  # ``exclusive``: a new shared study
+        raise ConfigError(f"another command started the study {group!r} in "
+                          f"{shown_url(url)} at the same moment; run this one again to "
+                          "join it") from None
 
 
 def joined_plan(group: str, url: str) -> Any:
     """The plan of the study ``group`` in the shared storage ``url``, written there by the
     command that started it; None if there is no such study yet."""
+    import time
+
     from cartpole.grid.plan import Plan
 
     try:
         study = load(group, url, create=False)
     except ConfigError:
         return None
-    data = study.user_attrs.get(PLAN_ATTR)
-    if data is None:
-        return None
+    deadline = time.monotonic() + JOIN_WAIT_SECONDS
+    # The command that made the study writes its plan once its trials are enqueued.
+    while (data := study.user_attrs.get(PLAN_ATTR)) is None:
+        if time.monotonic() > deadline:
+            raise ConfigError(f"the study {group!r} in {shown_url(url)} has no cartpole "
+                              "plan: is it another tool's study?")
+        time.sleep(0.5)
     plan = Plan.from_dict(data, f"study {group} in {shown_url(url)}")
     log.warning("joining the study %s in %s: its plan (%d trials) is run, not this "
                 "command's hyperparameter options", group, shown_url(url), len(plan.trials))
@@ -279,14 +329,24 @@ def reporter(group: str, url: str, prune: str, eval_every: int, trial_id: int) -
 
 
 def reporter_for(study: Any, trial_id: int) -> Any:
-    """``reporter`` for an open study."""
+    """``reporter`` for an open study. If the storage fails, the trial trains on without
+    pruning (said once in its log)."""
     import optuna
 
     trial = optuna.trial.Trial(study, trial_id)
+    failed = [False]
 
     def report(step: int, value: float) -> bool:
-        trial.report(value, step)
-        return bool(trial.should_prune())
+        if failed[0]:
+            return False
+        try:
+            trial.report(value, step)
+            return bool(trial.should_prune())
+        except Exception as exc:  # noqa: BLE001 - pruning is an optimisation; training goes on
+            failed[0] = True
+            log.warning("the study's storage failed (%s): this trial trains on unpruned",
+                        str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
+            return False
 
     return report
 

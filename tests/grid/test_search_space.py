@@ -94,3 +94,38 @@ def test_an_unreachable_storage_is_one_line_without_its_password(tmp_path):
         in result.output
     assert "s3cret" not in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_password_in_the_query_is_masked_too():
+    shown = shown_url("postgresql+psycopg://me@db/studies?password=s3cret&sslmode=require")
+    assert "s3cret" not in shown and "sslmode=require" in shown
+
+
+def test_resume_takes_the_storage_the_plan_names():
+    from cartpole.grid.plan import Plan
+    from cartpole.grid.session import _plan_storage
+
+    local = Plan("g", [], {"search": {"method": "grid", "prune": "asha", "storage": None}})
+    assert _plan_storage(local, "sqlite:////elsewhere.db") is None  # its own study.db
+    shared = Plan("g", [], {"search": {"storage": "postgresql+psycopg://me:***@db/s"}})
+    assert _plan_storage(shared, None) == "postgresql+psycopg://me:***@db/s"
+    assert _plan_storage(shared, "postgresql+psycopg://me:pw@db/s") == \
+        "postgresql+psycopg://me:pw@db/s"  # the same database, with its password
+    with pytest.raises(ConfigError, match="names postgresql"):
+        _plan_storage(shared, "postgresql+psycopg://me:pw@other/s")
+
+
+def test_a_new_shared_study_is_started_by_one_command_only(tmp_path):
+    from cartpole.grid.study import load
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    load("g", url, exclusive=True)
+    with pytest.raises(ConfigError, match="at the same moment; run this one again"):
+        load("g", url, exclusive=True)
+    assert load("g", url).study_name == "g"  # joining is fine
+
+
+def test_pruning_needs_one_eval_every(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--eval-every", "500", "1000", "--prune",
+                                      "median", "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "give --eval-every one value" in result.output

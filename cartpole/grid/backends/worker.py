@@ -59,9 +59,11 @@ def _pruner(job: dict[str, Any]) -> Any:
         return None
     import os
 
-    from cartpole.grid.study import STORAGE_ENV, reporter
+    from cartpole.grid.study import STORAGE_ENV, reporter, same_storage
 
-    url = os.environ.get(STORAGE_ENV) or study["storage"]
+    url = os.environ.get(STORAGE_ENV)
+    if not same_storage(url, study["storage"]):  # the variable names another database
+        url = study["storage"]
     return reporter(job["group"], url, study["prune"], int(study["eval_every"]),
                     int(study["trial_id"]))
 
