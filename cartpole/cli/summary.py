@@ -77,7 +77,11 @@ def plan_lines(planned: dict[str, Any]) -> list[str]:
 
         ranges = "; ".join(f"{n} {_shown_range(json_to_distribution(d))}"
                            for n, d in search.get("space", {}).items())
-        what = (f"would sample {search['trials']} combinations ({search['method']}) from: "
+        done = sum(t["status"] in ("completed", "pruned") for t in trials)
+        left = max(0, search["trials"] - done)
+        what = (f"would sample {left} more of {search['trials']} combinations "
+                f"({search['method']}) from: {ranges}" if done else
+                f"would sample {search['trials']} combinations ({search['method']}) from: "
                 f"{ranges}")
     else:
         what = f"would run {to_run} of {len(trials)} trials"

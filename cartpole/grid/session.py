@@ -15,7 +15,7 @@ from cartpole.errors import ConfigError, RenderError
 from cartpole.fileio import check_writable_dir, check_writable_file
 from cartpole.grid.backends import BACKENDS, make_backend
 from cartpole.grid.leaderboard import check_group_name, new_group_name
-from cartpole.grid.plan import Plan, make_trials
+from cartpole.grid.plan import Plan, Trial, make_trials
 from cartpole.grid.runner import GroupOutcome, GroupRun, run_group
 from cartpole.grid.space import parse_space
 from cartpole.grid.spec import expand, varying
@@ -30,8 +30,9 @@ from cartpole.grid.study import (
 )
 from cartpole.hparams import HPARAM_NAMES, HParams, coerce
 from cartpole.metrics.engines import check_engines, export_secrets, shown_settings
-from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RUNS_DIR, model_paths
+from cartpole.paths import DEFAULT_MODEL, PLAN_FILE, RESULT_FILE, RUNS_DIR, model_paths
 from cartpole.training.loop import TrialSpec
+from cartpole.training.result import FINISHED, read_result
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def plan_train(request: TrainRequest) -> dict[str, Any]:
     group_dir = Path(request.runs_dir) / plan.group
     names = plan.options.get("varying", [])
     trials = [{"trial": t.trial,
-               "status": "completed" if t.is_complete(group_dir) else "planned",
+               "status": _finished(t, group_dir) or "planned",
                "seed": t.spec.seed, "steps": t.spec.step_budget, "episodes": t.spec.episodes,
                "label": combo_label(t.spec.hparams.to_dict(), names),
                "hparams": t.spec.hparams.to_dict()} for t in plan.trials]
@@ -242,6 +243,12 @@ def plan_train(request: TrainRequest) -> dict[str, Any]:
     if search:
         planned["search"] = {k: v for k, v in search.items() if k != "base"}
     return planned
+
+
+def _finished(trial: Trial, group_dir: Path) -> str | None:
+    """How the trial finished ("completed" or "pruned"), or None."""
+    result = read_result(trial.dir(group_dir) / RESULT_FILE)
+    return result.status if result is not None and result.status in FINISHED else None
 
 
 def run_train(request: TrainRequest) -> GroupOutcome:
