@@ -70,14 +70,15 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
                         {k: _status_entry(r) for k, r in records.items()},
                         varying=run.varying)
     todo = [t for t in plan.trials if records[t.trial]["status"] not in FINISHED]
-    queue = _study_queue(run, records, board) if run.search.uses_study else None
+    labels = {k: r["label"] for k, r in records.items()}  # engines read it (a sampled
+    # search adds its trials' as it samples them)
+    queue = _study_queue(run, records, board, labels) if run.search.uses_study else None
     if queue is not None:
         queue.register(todo)
     starts = bool(todo) or queue is not None
     metrics = GroupMetrics(run.job_options.get("metrics_engines", ()),
                            run.job_options.get("metrics_config", {}),
-                           GroupInfo(plan.group, group_dir,
-                                     {k: r["label"] for k, r in records.items()}))
+                           GroupInfo(plan.group, group_dir, labels))
     options = {**run.job_options, "metrics_config": metrics.open()} if starts \
         else run.job_options
     jobs: Iterable[Job] = (
@@ -125,13 +126,14 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
                         trials)
 
 
-def _study_queue(run: GroupRun, records: dict[str, dict[str, Any]],
-                 board: StatusBoard) -> StudyQueue:
+def _study_queue(run: GroupRun, records: dict[str, dict[str, Any]], board: StatusBoard,
+                 labels: dict[str, str]) -> StudyQueue:
     """The study that hands out this group's trials; a trial it samples gets a record."""
     from cartpole.grid.queue import StudyQueue
 
     def on_new(trial: Trial) -> None:
         records[trial.trial] = _initial_record(trial, run.group_dir, run.varying)
+        labels[trial.trial] = records[trial.trial]["label"]
         board.update(trial.trial, **_status_entry(records[trial.trial]))
 
     return StudyQueue(run.plan, run.group_dir, run.search, on_new, run.fresh_study)

@@ -45,9 +45,16 @@ class SearchStudy:
         return [t for t in self.study.get_trials(deepcopy=False) if t.state.name in states]
 
     def counts(self) -> dict[str, int]:
-        """How many trials are in each state, e.g. ``{"complete": 8, "pruned": 4}``."""
-        counts: dict[str, int] = {}
+        """How many trials are in each state, e.g. ``{"complete": 8, "pruned": 4}``: each
+        cartpole trial once, in the state of its latest Optuna trial (an interrupted
+        attempt that was rerun is not counted as failed)."""
+        latest: dict[Any, Any] = {}
         for t in self.study.get_trials(deepcopy=False) if self.study is not None else ():
+            key = t.user_attrs.get(TRIAL_ATTR) or ("#", t.number)
+            if key not in latest or t.number > latest[key].number:
+                latest[key] = t
+        counts: dict[str, int] = {}
+        for t in latest.values():
             state = _STATES.get(t.state.name, t.state.name.lower())
             counts[state] = counts.get(state, 0) + 1
         return counts

@@ -240,3 +240,21 @@ def test_search_plots_are_drawn_in_chromium(tmp_path):
     lines = rgb.crop((150, top, 1080, bottom)).getcolors(maxcolors=1 << 20)
     # the score colour scale runs from light to dark blue; the page's text is grey-blue
     assert sum(n for n, (r, g, b) in lines if b - r > 60 and g - r > 30) > 100
+
+
+def test_counts_take_each_trial_once_in_its_latest_state():
+    """An interrupted attempt (FAIL) that was rerun to completion counts as complete only."""
+    import optuna
+
+    from cartpole.report.study import SearchStudy
+
+    study = optuna.create_study(direction="maximize")
+    for trial, state in (("t000", "FAIL"), ("t000", "COMPLETE"), ("t001", "PRUNED")):
+        asked = study.ask()
+        asked.set_user_attr("trial", trial)
+        if state == "COMPLETE":
+            study.tell(asked, 100.0)
+        else:
+            study.tell(asked, state=getattr(optuna.trial.TrialState, state))
+    found = SearchStudy(name="g", storage="study.db", study=study)
+    assert found.counts() == {"complete": 1, "pruned": 1}
