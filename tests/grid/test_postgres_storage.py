@@ -8,13 +8,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
 
 from tests.servers import postgres_server
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow  # a PostgreSQL server and two Python processes
 
@@ -28,13 +28,19 @@ import json, sys, time
 from pathlib import Path
 import optuna
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-url, name, ready, go = sys.argv[1:5]
+url, name, ready, go, mine, other = sys.argv[1:7]
 study = optuna.load_study(study_name=name, storage=url)
 Path(ready).touch()
-deadline = time.monotonic() + 30
-while not Path(go).exists():
-    assert time.monotonic() < deadline, "no go"
-    time.sleep(0.005)
+
+
+def wait_for(path):
+    deadline = time.monotonic() + 60
+    while not Path(path).exists():
+        assert time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.005)
+
+
+wait_for(go)
 popped = []
 while True:
     trial = study.ask()
@@ -43,7 +49,9 @@ while True:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
         break
     popped.append(cartpole_id)
-    time.sleep(0.01)  # the trial's work, so that the two poppers interleave
+    if len(popped) == 1:  # hold the first trial until the other popper holds one too:
+        Path(mine).touch()  # both are then popping side by side, whatever the load
+        wait_for(other)
     study.tell(trial, 1.0)
 print(json.dumps(popped))
 """
@@ -59,13 +67,10 @@ def postgres(tmp_path):
     assert server.proc.returncode is not None and not home.exists()
 
 
-def _wait_for(paths: list[Path], procs: list[subprocess.Popen], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(path.exists() for path in paths):
-        for proc in procs:
-            assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the poppers did not load the study"
-        time.sleep(0.02)
+def _loaded(paths: list[Path], procs: list[subprocess.Popen]) -> bool:
+    for proc in procs:
+        assert proc.poll() is None, proc.communicate()
+    return all(path.exists() for path in paths)
 
 
 def test_two_processes_never_pop_the_same_trial(postgres, tmp_path):
@@ -85,14 +90,15 @@ def test_two_processes_never_pop_the_same_trial(postgres, tmp_path):
 
     go = tmp_path / "go"
     ready = [tmp_path / f"ready-{n}" for n in range(2)]
+    holding = [tmp_path / f"holding-{n}" for n in range(2)]
     procs = [subprocess.Popen([sys.executable, "-c", POPPER, postgres.url, name,
-                               str(path), str(go)],
+                               str(ready[n]), str(go), str(holding[n]), str(holding[1 - n])],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for path in ready]
+             for n in range(2)]
     try:
-        _wait_for(ready, procs, timeout=30)
+        wait_until(lambda: _loaded(ready, procs), "both poppers to load the study")
         go.touch()
-        outputs = [proc.communicate(timeout=30) for proc in procs]
+        outputs = [proc.communicate(timeout=120) for proc in procs]
     finally:
         for proc in procs:
             if proc.poll() is None:
