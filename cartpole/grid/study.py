@@ -18,6 +18,7 @@ study run no trial twice. Nothing here prunes or samples by hand: Optuna's prune
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,16 @@ def shown_url(url: str | None) -> str | None:
 def same_storage(url: str | None, shown: str | None) -> bool:
     """Whether ``url`` is the storage that ``shown`` (a URL without password) names."""
     return url is not None and shown is not None and shown_url(url) == shown
+
+
+def whole_url(shown: str) -> str:
+    """The storage ``shown`` names (a URL without password): ``$CARTPOLE_STORAGE`` if it
+    is that database, with its password; else ``shown`` as it is."""
+    env = os.environ.get(STORAGE_ENV)
+    try:
+        return env if env and same_storage(env, shown) else shown
+    except ConfigError:  # the variable is no URL: not this database
+        return shown
 
 
 def storage_url(group_dir: Path, options: SearchOptions) -> str:

@@ -10,14 +10,13 @@ gives no search section; a study that cannot be read gives a one-line note.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cartpole.grid.study import STORAGE_ENV, TRIAL_ATTR
+from cartpole.grid.study import TRIAL_ATTR, whole_url
 from cartpole.paths import STUDY_FILE
 
 log = logging.getLogger(__name__)
@@ -66,7 +65,7 @@ def load_search(group_dir: Path, name: str, search: dict[str, Any] | None) -> Se
     search = search or {}
     shown = search.get("storage")
     if shown:
-        url = _full_url(shown)
+        url = whole_url(shown)
     elif (group_dir / STUDY_FILE).is_file():
         url, shown = f"sqlite:///{(group_dir / STUDY_FILE).resolve()}", STUDY_FILE
     else:
@@ -121,22 +120,6 @@ def _read_trials(optuna: Any, url: str, name: str) -> tuple[list[Any], Any] | No
         return study.get_trials(deepcopy=True), study.direction
     finally:
         storage.engine.dispose()
-
-
-def _full_url(shown: str) -> str:
-    """``shown`` (a URL without password), or ``$CARTPOLE_STORAGE`` if it is the same
-    database with the password."""
-    env = os.environ.get(STORAGE_ENV)
-    if not env:
-        return shown
-    try:
-        from sqlalchemy.engine import make_url
-
-        same = make_url(env).render_as_string(hide_password=True) == \
-            make_url(shown).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: not the same one
-        return shown
-    return env if same else shown
 
 
 def one_line(exc: BaseException) -> str:

@@ -57,13 +57,9 @@ def _pruner(job: dict[str, Any]) -> Any:
     study = job.get("study")
     if not study:
         return None
-    import os
+    from cartpole.grid.study import reporter, whole_url
 
-    from cartpole.grid.study import STORAGE_ENV, reporter, same_storage
-
-    url = os.environ.get(STORAGE_ENV)
-    if not same_storage(url, study["storage"]):  # the variable names another database
-        url = study["storage"]
+    url = whole_url(study["storage"])
     return reporter(job["group"], url, study["prune"], int(study["eval_every"]),
                     int(study["trial_id"]))
 
