@@ -40,8 +40,11 @@ help: ## List the targets, those of seldon/Makefile and kuberay/Makefile too
 
 venv: $(VENV)/.installed ## Create .venv: the package, every metrics engine, Ray, dev tools
 
+# Every venv is made with --clear: one that an interrupted make left half-installed (its
+# .installed not yet written) is made again from scratch, not patched with a broken pip.
+
 $(VENV)/.installed: pyproject.toml setup.py constraints/build.txt
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet --build-constraint constraints/build.txt \
 		-e '.[$(EXTRAS)]'
@@ -86,7 +89,7 @@ system-deps: ## Chromium, npm, curl, envsubst, docker-compose, Prometheus, Postg
 seldon-venv: $(SELDON_VENV)/.installed ## Create .venv-seldon: seldon-core-microservice + our classes
 
 $(SELDON_VENV)/.installed: seldon/requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(SELDON_VENV)
+	$(PYTHON) -m venv --clear $(SELDON_VENV)
 	$(SELDON_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(SELDON_VENV)/bin/python -m pip install --quiet -r seldon/requirements.txt
 	$(SELDON_VENV)/bin/python -m pip install --quiet --no-deps -e . 2>/dev/null
@@ -108,7 +111,7 @@ polyaxon-venv: .venv-polyaxon/.installed ## Create .venv-polyaxon: the polyaxon 
 mlserver-venv: .venv-mlserver/.installed ## Create .venv-mlserver: mlserver 1.7 + our runtime
 
 .venv-mlserver/.installed: seldon/mlserver/requirements.txt pyproject.toml
-	$(PYTHON) -m venv .venv-mlserver
+	$(PYTHON) -m venv --clear .venv-mlserver
 	.venv-mlserver/bin/python -m pip install --quiet --upgrade pip
 	.venv-mlserver/bin/python -m pip install --quiet -r seldon/mlserver/requirements.txt
 	.venv-mlserver/bin/python -m pip install --quiet --no-deps -e . \
@@ -220,7 +223,7 @@ bench-search: venv ## Grid search, --prune asha vs none: 16 trials x 3 seeds; wa
 # seldon-core with TensorFlow 2.15 (the last line that fits its pins), for the
 # original's Keras row of the serving benchmarks only (over a gigabyte).
 $(VENV)-seldon-keras/.installed: seldon/requirements.txt
-	$(PYTHON) -m venv $(VENV)-seldon-keras
+	$(PYTHON) -m venv --clear $(VENV)-seldon-keras
 	$(VENV)-seldon-keras/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)-seldon-keras/bin/python -m pip install --quiet -r seldon/requirements.txt \
 		'tensorflow-cpu==2.15.*'
