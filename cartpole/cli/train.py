@@ -62,7 +62,8 @@ A search with --prune, --search random|tpe or --storage keeps an Optuna study
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Runs per combination, with seeds --seed, --seed+1, ...")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Env-step budget of each trial.  [default: 50000, unless -e is given]")
+              help="Env-step budget of each trial (a trial stops sooner once it solves).  "
+                   "[default: 100000, unless -e is given]")
 @click.option("--stop-on-solve/--no-stop-on-solve", default=True, show_default=True,
               help="Stop once a greedy evaluation reaches the reward threshold.")
 @click.option("--confirm-episodes", type=click.IntRange(min=0), default=80, show_default=True,
@@ -86,8 +87,9 @@ A search with --prune, --search random|tpe or --storage keeps an Optuna study
               help="How many combinations a random or tpe search trains.  [default: none]")
 @click.option("--prune", type=click.Choice(["none", "asha", "median"]), default="none",
               show_default=True,
-              help="Stop losing trials early (Optuna's ASHA or median rule), judged by "
-                   "their greedy evaluations; they end 'pruned' and keep their best model.")
+              help="Stop losing trials early (successive halving, ASHA, or Optuna's median "
+                   "rule), judged by their greedy evaluations; they end 'pruned' and keep "
+                   "their best model. See docs/search.md.")
 @click.option("--storage", envvar=STORAGE_ENV, default=None, metavar="URL",
               help="Keep the group's Optuna study in this database (e.g. "
                    "postgresql+psycopg://user@host/db) so that commands on several machines "
