@@ -625,6 +625,8 @@ def _search_rows(entry: dict[str, Any], targets: dict[str, Any]) -> list[list[st
         ["env steps trained, all trials", *cells(lambda r: num(r.get("trial_steps_sum")))],
         ["training inside the trials, summed (s)",
          *cells(lambda r: secs(r.get("train_seconds_sum"), 1))],
+        ["of which reporting to the study and waiting for peers, summed (s)",
+         *cells(lambda r: secs(r.get("pruning_seconds_sum"), 1))],
         ["trial start-up, summed (s)", *cells(lambda r: secs(r.get("startup_seconds_sum"), 1))],
         ["best trial (its best 20-episode evaluation)", *cells(best)],
         ["its hyperparameters", *cells(hparams)],
@@ -655,8 +657,9 @@ def search_section(data: dict[str, Any] | None) -> list[str]:
         f"{grid_text[0].upper()}{grid_text[1:]} ({code(st['grid'])}), with a budget of "
         f"{num(st['steps'])} env steps per trial, runs twice for each grid seed through the "
         "real command line, back to back: in full (`--prune none`) and pruned "
-        "(`--prune asha`: Optuna's successive halving compares the trials' greedy "
-        "evaluations at each rung and stops those that lag; they end `pruned` and keep "
+        "(`--prune asha`: successive halving, by the rule of Optuna's pruner with its first "
+        "rung waiting for peers, compares the trials' greedy evaluations at each rung and "
+        "stops those that lag; they end `pruned` and keep "
         f"their best model). Both runs use `--workers {st['workers']} --threads "
         f"{st['threads_per_trial']}` and stop a trial once it solves (the default), each in "
         f"an empty folder; the order alternates seed by seed ({st['order']})"

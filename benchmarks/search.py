@@ -3,13 +3,13 @@
 For each grid seed (``--seed 0``, ``1``, ``2``) the same grid runs twice through the real
 command line, back to back, both on ``--workers 2 --threads 1`` and with stop-on-solve
 left on (the default): once in full (``--prune none``) and once pruned (``--prune asha``:
-Optuna's successive halving stops the trials whose greedy evaluations lag; they end
-``pruned``). The order alternates from seed to seed (full first on even seeds, pruned
-first on odd ones), so neither always runs first. Each command runs in an empty folder
-of its own and publishes its best model there (``-f``). Before each seed's pair the
-benchmark waits for the 1-minute load to settle (``--max-load``, at most ``--max-wait``
-seconds), the previous pair's own load included; the pair's two runs then follow each
-other at once.
+successive halving, ``cartpole/grid/halving.py``, stops the trials whose greedy
+evaluations lag; they end ``pruned``). The order alternates from seed to seed (full
+first on even seeds, pruned first on odd ones), so neither always runs first. Each
+command runs in an empty folder of its own and publishes its best model there (``-f``).
+Before each seed's pair the benchmark waits for the 1-minute load to settle
+(``--max-load``, at most ``--max-wait`` seconds), the previous pair's own load included;
+the pair's two runs then follow each other at once.
 
 The figures, per seed and over all seeds:
 
@@ -109,6 +109,7 @@ def run_search(mode: str, seed: int, grid: list[str], steps: int, work: Path) ->
         "train_seconds_sum": round(sum(t["seconds"] or 0 for t in trials), 3),
         "trial_steps_sum": sum(t["steps"] or 0 for t in trials),
         "startup_seconds_sum": round(sum(t["startup"] or 0 for t in trials), 3),
+        "pruning_seconds_sum": round(sum(t["pruning"] or 0 for t in trials), 3),
     })
     if model and (folder / model).exists():
         out["eval"] = evaluate(folder / model, seed)
@@ -125,16 +126,18 @@ def varying(hparams: dict[str, Any], grid: list[str]) -> dict[str, Any]:
 
 
 def trial_record(folder: Path, trial: dict[str, Any], grid: list[str]) -> dict[str, Any]:
-    """A trial as the command's JSON gives it, with its start-up from its result.json."""
-    startup = None
+    """A trial as the command's JSON gives it, with its start-up and its time reporting to
+    the study (waits for peers included) from its result.json."""
+    phases: dict[str, Any] = {}
     try:
         record = json.loads((folder / trial["dir"] / "result.json").read_text())
-        startup = (record.get("phases") or {}).get("startup")
+        phases = record.get("phases") or {}
     except (OSError, ValueError, KeyError, TypeError):
         pass
     keys = ("trial", "status", "score", "steps", "seconds", "episodes", "solved_at_step",
             "seed", "peak_rss_mb")
-    return {**{k: trial.get(k) for k in keys}, "startup": startup,
+    return {**{k: trial.get(k) for k in keys}, "startup": phases.get("startup"),
+            "pruning": phases.get("pruning"),
             "hparams": varying(trial.get("hparams") or {}, grid)}
 
 

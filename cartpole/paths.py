@@ -5,7 +5,8 @@
     runs/<group>/                 plan.json, status.json, leaderboard.json, leaderboard.csv,
                                   .lock, report.html
     runs/<group>/<trial>/         model.h5, metadata.json, events.jsonl, result.json,
-                                  job.json, error.json, worker.log, attempts/<n>/
+                                  job.json, error.json, worker.log, waiting,
+                                  attempts/<n>/
     .models/cartpole-rl-remote    the best model (``-f``): NAME.h5 beside NAME.json
 
 Plain names only, no imports beyond ``pathlib``: serving and remote read them too.
@@ -26,6 +27,7 @@ RESULT_FILE = "result.json"
 JOB_FILE = "job.json"  # written by the group runner, read by the worker
 ERROR_FILE = "error.json"  # a worker's failure
 LOG_FILE = "worker.log"  # a worker's stderr
+WAITING_FILE = "waiting"  # there while the trial waits for peers at a rung (halving.py)
 ATTEMPTS_DIR = "attempts"  # attempts/<n>/: events and log of earlier attempts
 PENDING_SUFFIX = ".pending"  # .model.h5.pending: a new .h5 waiting for its rename
 

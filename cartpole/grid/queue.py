@@ -28,11 +28,14 @@ class StudyQueue:
     """The study of ``plan``'s group, as the runner's source of trials."""
 
     def __init__(self, plan: Plan, group_dir: Path, search: SearchOptions,
-                 on_new: Callable[[Trial], None], fresh: bool = False) -> None:
+                 on_new: Callable[[Trial], None], fresh: bool = False,
+                 wait: bool = False) -> None:
         """``fresh``: a new group with a shared study, which must not exist yet (two
         commands starting the same group at once: one starts it, the other is told to
-        join)."""
+        join). ``wait``: the backend gives a trial's worker to another while the trial
+        waits for peers at the pruner's first rung (``halving.py``)."""
         self.plan, self.group_dir, self.search, self.on_new = plan, group_dir, search, on_new
+        self.wait = wait
         base = _base_spec(plan)
         self.base, self.eval_every = base, base.hparams.eval_every
         self.url = studies.storage_url(group_dir, search)
@@ -135,11 +138,14 @@ class StudyQueue:
         return trial
 
     def job_options(self, trial: str) -> dict[str, Any]:
-        """What the trial's process needs to report to the study (no password)."""
+        """What the trial's process needs to report to the study (no password), and how
+        many trials the group runs (``expected``, for the pruner)."""
         claimed = self.claimed[trial]
+        expected = len(self.plan.trials) if self.search.method == "grid" else self.search.trials
         return {"study": {"storage": studies.shown_url(self.url), "prune": self.search.prune,
                           "eval_every": self.eval_every, "trial_id": claimed.trial_id,
-                          "number": claimed.number}}
+                          "number": claimed.number, "expected": expected,
+                          "wait": self.wait}}
 
     def finish(self, trial: str, record: dict[str, Any]) -> None:
         """A trial ended (``record``: the runner's record of it): tell the study."""

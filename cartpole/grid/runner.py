@@ -59,7 +59,11 @@ def run_group(run: GroupRun, out: TextIO | None = None) -> GroupOutcome:
     """Run every trial of the plan that has not completed yet, then rank and publish."""
     run.group_dir.mkdir(parents=True, exist_ok=True)
     with exclusive(run.group_dir / LOCK_FILE, f"group {run.plan.group}"):
-        return _run_locked(run, out or sys.stdout)
+        run.backend.start()  # its workers get ready while the plan and study are set up
+        try:
+            return _run_locked(run, out or sys.stdout)
+        finally:
+            run.backend.close()
 
 
 def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
@@ -89,10 +93,12 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
 
     def on_update(trial: str, update: dict[str, Any]) -> None:
         records[trial].update(update)
+        if queue is not None and update.get("status") != "running":
+            # The study first: once status.json shows a trial ended, the study knows it
+            # too, even if a Ctrl-C lands in between.
+            queue.finish(trial, records[trial])
         board.update(trial, **_status_entry(records[trial]))
         report(trial, records[trial])
-        if queue is not None and update.get("status") != "running":
-            queue.finish(trial, records[trial])
 
     interrupted = False
     try:
@@ -136,7 +142,8 @@ def _study_queue(run: GroupRun, records: dict[str, dict[str, Any]], board: Statu
         labels[trial.trial] = records[trial.trial]["label"]
         board.update(trial.trial, **_status_entry(records[trial.trial]))
 
-    return StudyQueue(run.plan, run.group_dir, run.search, on_new, run.fresh_study)
+    return StudyQueue(run.plan, run.group_dir, run.search, on_new, run.fresh_study,
+                      wait=run.backend.frees_waiting)
 
 
 def _initial_record(trial: Trial, group_dir: Path, varying: list[str]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ TRIAL_ATTR, SEED_ATTR = "trial", "seed"
 STORAGE_ENV = "CARTPOLE_STORAGE"
 PLAN_ATTR = "cartpole_plan"  # the plan, so that a command joining the study runs the same
 JOIN_WAIT_SECONDS = 30.0  # for the plan of a study another command is starting
-ASHA_REDUCTION = 3  # ASHA keeps the top third of the trials at each rung
+ASHA_REDUCTION = 4  # ASHA keeps the top quarter at each rung (docs/search.md: why)
+MEDIAN_STARTUP_TRIALS = 3  # the median rule compares with three finished trials at least
 RUNG_EVALUATIONS = 2  # the first rung (and the median rule's warm-up): two evaluations
 # What a trial's process needs to report to the study, done once by the fork server for
 # every trial of a group that has one: imports, and SQLAlchemy's first-use set-up (half
@@ -131,17 +132,21 @@ def warm_up() -> None:
     reporter_for(study, trial_id(trial))
 
 
-def make_pruner(name: str, eval_every: int) -> Any:
-    """Optuna's pruner for ``--prune NAME``; rungs and warm-up are counted in env steps,
-    from the second evaluation on."""
+def make_pruner(name: str, eval_every: int, expected: int | None = None,
+                on_wait: Callable[[bool], None] | None = None) -> Any:
+    """The pruner for ``--prune NAME``; rungs and warm-up are counted in env steps, from
+    the second evaluation on. ``asha``'s first rung waits for peers when a trial's
+    process can say it waits (``on_wait``; ``expected``: the group's number of trials,
+    see ``halving.py``)."""
     import optuna
 
     first = RUNG_EVALUATIONS * eval_every
     if name == "asha":
-        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
-                                                      reduction_factor=ASHA_REDUCTION)
+        from cartpole.grid.halving import Halving
+
+        return Halving(first, ASHA_REDUCTION, expected, on_wait, TRIAL_ATTR)
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=ASHA_REDUCTION,
+        return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
                                            n_warmup_steps=first)
     return optuna.pruners.NopPruner()
 
@@ -213,7 +218,7 @@ def _password(url: str) -> str | None:
 
 def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
          method: str = "grid", seed: int = 0, create: bool = True,
-         exclusive: bool = False) -> Any:
+         exclusive: bool = False, pruner: Any = None) -> Any:
     """The group's study in ``url``; ``create`` False: ConfigError if there is none (and
     the storage's tables and version are taken as the runner made them: a trial's
     process opens it faster)."""
@@ -221,7 +226,8 @@ def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
 
     storage = open_storage(url, create)
     kwargs = {"study_name": group, "storage": storage,
-              "pruner": make_pruner(prune, eval_every), "sampler": make_sampler(method, seed)}
+              "pruner": pruner or make_pruner(prune, eval_every),
+              "sampler": make_sampler(method, seed)}
     if not create:
         try:
             return optuna.load_study(**kwargs)
@@ -334,9 +340,14 @@ def trial_id(trial: Any) -> int:
     return int(trial._trial_id)
 
 
-def reporter(group: str, url: str, prune: str, eval_every: int, trial_id: int) -> Any:
-    """For a trial's process: report an evaluation, and say whether the pruner stops it."""
-    return reporter_for(load(group, url, prune, eval_every, create=False), trial_id)
+def reporter(group: str, url: str, prune: str, eval_every: int, trial_id: int,
+             expected: int | None = None,
+             on_wait: Callable[[bool], None] | None = None) -> Any:
+    """For a trial's process: report an evaluation, and say whether the pruner stops it
+    (``expected``, ``on_wait``: see ``make_pruner``)."""
+    pruner = make_pruner(prune, eval_every, expected, on_wait)
+    return reporter_for(load(group, url, prune, eval_every, create=False, pruner=pruner),
+                        trial_id)
 
 
 def reporter_for(study: Any, trial_id: int) -> Any:

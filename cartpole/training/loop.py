@@ -171,9 +171,21 @@ def run_trial(
         # Reported: the trial's score so far (its best evaluation, the model it keeps), so
         # that a dip in DQN's noisy learning curve does not get it stopped.
         so_far = record["best"] if record.get("best") is not None else record["eval_mean"]
-        if prune is not None and prune(step, so_far):  # every evaluation is reported
+        if prune is not None and reported(step, so_far):  # every evaluation is reported
             last = budget is not None and step >= budget  # nothing left to save by stopping
             pruned[0] = not (last or selector.confirmed)
+
+    def stand_at_end() -> None:
+        # A trial that stops because it solved keeps its score to the end of its budget:
+        # reported there, it counts at the pruner's later rungs, so that trials still
+        # learning are compared with it and not only with each other.
+        if prune is not None and budget is not None and step < budget and selector.best:
+            reported(budget, selector.best.score)
+
+    def reported(at: int, value: float) -> bool:
+        assert prune is not None
+        with clock.timing("pruning"):  # the study's answer (it may wait for peers)
+            return prune(at, value)
 
     pruned = [False]
     obs = _flat(env.reset(seed=spec.seed)[0])
@@ -218,7 +230,10 @@ def run_trial(
 
                 if step % hp.eval_every == 0:
                     run_eval()
-                    if (spec.stop_on_solve and selector.confirmed) or pruned[0]:
+                    if spec.stop_on_solve and selector.confirmed:
+                        stand_at_end()
+                        break
+                    if pruned[0]:
                         break
             if not interrupted and not pruned[0] and (not selector.history
                                     or selector.history[-1]["step"] != step):
@@ -233,7 +248,8 @@ def run_trial(
     clock.add("evaluation", selector.seconds["evaluation"])
     clock.add("confirmation", selector.seconds["confirmation"])
     clock.add("acting", loop_seconds - sum(clock.seconds.get(p, 0.0) for p in
-                                           ("learning", "evaluation", "confirmation")))
+                                           ("learning", "evaluation", "confirmation",
+                                            "pruning")))
 
     best = selector.best
     solved_at = selector.solved_at

@@ -9,9 +9,11 @@
 - ``acting``: the rest of the step loop (choosing actions, env steps, the buffer);
 - ``learning``: gradient updates;
 - ``evaluation`` and ``confirmation``: greedy evaluations and their confirmations;
+- ``pruning``: reporting evaluations to a search's study, and waiting there for peers
+  (``grid/halving.py``); absent without a study;
 - ``saving``: the model and its metadata; ``metrics_close``: flushing the engines.
 
-The trial's own ``seconds`` spans ``env`` to ``confirmation``.
+The trial's own ``seconds`` spans ``env`` to ``pruning``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 PHASES = ("startup", "env", "build", "acting", "learning", "evaluation", "confirmation",
-          "saving", "metrics_close")
+          "pruning", "saving", "metrics_close")
 
 
 def process_age() -> float | None:

@@ -32,8 +32,18 @@ class Job:
 
 class Backend(Protocol):
     name: str
+    # Whether a trial waiting for peers at the pruner's first rung (the file WAITING_FILE
+    # in its folder) frees its worker for another trial (grid/halving.py).
+    frees_waiting: bool
+
+    def start(self) -> None:
+        """Begin setting up the workers while the runner prepares the jobs (a study takes
+        a moment to open); ``run`` starts them itself if this was not called."""
 
     def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None: ...
+
+    def close(self) -> None:
+        """Stop what ``start`` set up, if ``run`` has not (an error before any job)."""
 
 
 def make_backend(name: str, n_jobs: int, workers: int, threads: int = 1,

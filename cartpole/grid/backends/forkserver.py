@@ -62,6 +62,10 @@ class ForkServer:
         self._reader = threading.Thread(target=self._read, name="fork-server", daemon=True)
         self._reader.start()
 
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
     def launch(self, trial_dir: Path) -> ForkedTrial:
         """Fork a child that trains the trial in ``trial_dir``; return its handle."""
         key = str(trial_dir)
@@ -254,5 +258,14 @@ def _say(line: str) -> None:
     sys.stdout.flush()
 
 
+def main(argv: list[str]) -> None:
+    code = serve(int(argv[0]), tuple(argv[1:]))
+    sys.stdout.flush()
+    # Its children are reaped and it started no thread: nothing is left to tear down, and
+    # the interpreter's teardown of what it imported (Optuna, SQLAlchemy) would keep the
+    # runner waiting for a third of a second.
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(serve(int(sys.argv[1]), tuple(sys.argv[2:])))
+    main(sys.argv[1:])

@@ -14,9 +14,16 @@ class InProcessBackend:
     """For a group of one trial: no worker process, and a live progress bar."""
 
     name = "local"
+    frees_waiting = False  # one trial: it has no peers to wait for
 
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
+
+    def start(self) -> None:
+        pass  # nothing to set up ahead: the trial runs in this process
+
+    def close(self) -> None:
+        pass
 
     def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None:
         for job in jobs:

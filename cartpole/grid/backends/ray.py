@@ -127,11 +127,18 @@ def check_ray(address: str | None) -> None:
 
 class RayBackend:
     name = "ray"
+    frees_waiting = False  # a waiting trial would hold its Ray worker
 
     def __init__(self, address: str | None = None, threads: int = 1,
                  num_cpus: int | None = None) -> None:
         self.address, self.threads = address, threads
         self.in_flight = num_cpus or os.cpu_count() or 1
+
+    def start(self) -> None:
+        pass  # nothing to set up ahead: Ray starts in run, which stops it
+
+    def close(self) -> None:
+        pass
 
     def run(self, jobs: Iterable[Job], on_update: UpdateFn) -> None:
         import ray

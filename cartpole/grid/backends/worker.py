@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from cartpole.fileio import write_json
-from cartpole.paths import ERROR_FILE, JOB_FILE
+from cartpole.paths import ERROR_FILE, JOB_FILE, WAITING_FILE
 from cartpole.training.result import TrialResult
 
 
 def write_job(trial_dir: Path, job: dict[str, Any]) -> None:
     trial_dir.mkdir(parents=True, exist_ok=True)
+    (trial_dir / WAITING_FILE).unlink(missing_ok=True)  # a killed attempt's
     write_json(trial_dir / JOB_FILE, job)
 
 
@@ -45,13 +46,13 @@ def run_job(trial_dir: Path, progress: bool = False) -> TrialResult:
     try:
         return train_into(spec, trial_dir, job["group"], job["trial"], sinks, display,
                           extra={"peak_rss_mb": peak_rss_mb, "attempt": lambda: attempt},
-                          previous=job.get("previous"), prune=_pruner(job))
+                          previous=job.get("previous"), prune=_pruner(job, trial_dir))
     finally:
         if display:
             display.close()
 
 
-def _pruner(job: dict[str, Any]) -> Any:
+def _pruner(job: dict[str, Any], trial_dir: Path) -> Any:
     """With a study (``--prune``, a sampled search or ``--storage``): report each
     evaluation to it, and stop when its pruner says so."""
     study = job.get("study")
@@ -60,8 +61,23 @@ def _pruner(job: dict[str, Any]) -> Any:
     from cartpole.grid.study import reporter, whole_url
 
     url = whole_url(study["storage"])
+    on_wait = _waiting_marker(trial_dir) if study.get("wait") else None
     return reporter(job["group"], url, study["prune"], int(study["eval_every"]),
-                    int(study["trial_id"]))
+                    int(study["trial_id"]), study.get("expected"), on_wait)
+
+
+def _waiting_marker(trial_dir: Path) -> Any:
+    """``on_wait`` for the pruner: the file ``waiting`` in the trial's folder, while it
+    waits for peers, tells the local backend that its worker is free for another."""
+    marker = trial_dir / WAITING_FILE
+
+    def on_wait(waiting: bool) -> None:
+        if waiting:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
+
+    return on_wait
 
 
 def peak_rss_mb() -> float:

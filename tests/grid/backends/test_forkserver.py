@@ -99,3 +99,17 @@ def test_children_stop_when_the_runner_dies(tmp_path, quick):
         result = json.loads((group / trial / "result.json").read_text())
         assert result["status"] == "interrupted"
         assert (group / trial / "model.h5").exists()
+
+
+def test_a_server_started_ahead_of_its_trials_stops_on_close_even_if_none_ran():
+    from cartpole.grid.backends.local import LocalBackend
+
+    backend = LocalBackend(workers=2)
+    backend.start()  # the runner starts it before the study opens, which may fail
+    server = backend._server
+    assert server is not None and _alive(server.pid)
+    backend.start()
+    assert backend._server is server  # started once
+    backend.close()
+    assert not _alive(server.pid) and backend._server is None
+    backend.close()  # closing twice is harmless
