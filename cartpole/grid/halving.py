@@ -4,15 +4,20 @@ Rungs sit at ``first``, ``first * reduction``, ``first * reduction**2``, ... env
 A trial reaching a rung goes on only if its value there (its first report at or past the
 rung's step) is in the top ``1 / reduction`` of the values every trial reported there so
 far, or, while fewer than ``reduction`` trials have, the best of them: the rule of
-Optuna's ``SuccessiveHalvingPruner``, read here from the trials' reported values.
+Optuna's ``SuccessiveHalvingPruner``, read here from the trials' reported values. With
+reports made one after another its verdicts are Optuna's (a test checks it); when trials
+report at once, each also sees the values the others reported before their verdicts.
 
 What differs: Optuna's pruner promotes the first trials to reach a rung unopposed (it
 cannot pause a trial), so with a few workers the first trials of a group, good or bad,
 train their whole budget. Here a trial reaching the *first* rung, while fewer than
 ``reduction`` trials have reported there and more may still come, waits for them; it
-tells the runner (``on_wait``), which starts another trial in its place. Only the first
-``reduction - 1`` arrivals wait, and at most ``patience`` (a trial left RUNNING by a
-killed command never reports). Later rungs do not wait: few trials reach them, and a
+tells the runner (``on_wait``), which starts another trial in its place; one released
+that goes on then trains beside that trial, so for a while one trial more than the
+workers may train. Only the first ``reduction - 1`` arrivals wait, and at most
+``MIN_PATIENCE_SECONDS`` or ``PATIENCE_FACTOR`` times the trial's age, whichever is
+longer (a trial left RUNNING by a killed command never reports); a stop request (Ctrl-C,
+SIGTERM) ends the wait at once. Later rungs do not wait: few trials reach them, and a
 trial waiting there would hold its model and replay buffer in memory the longest.
 Without ``on_wait`` (Ray, one trial in this process) nothing waits: a waiting trial
 would hold its worker.
@@ -26,7 +31,9 @@ from typing import Any
 
 import optuna
 
-POLL_SECONDS = 0.1  # how often a waiting trial looks at the study again
+from cartpole.training.stopping import stop_requested
+
+POLL_SECONDS = 0.25  # how often a waiting trial reads the study again
 MIN_PATIENCE_SECONDS = 10.0
 PATIENCE_FACTOR = 4.0  # a waiting trial waits at most this many times its own age
 
@@ -56,6 +63,7 @@ class Halving(optuna.pruners.BasePruner):
         never wait)."""
         self.first, self.reduction = first, reduction
         self.expected, self.on_wait, self.trial_key = expected, on_wait, trial_key
+        self.born = time.monotonic()  # made as its trial starts: the trial's age
 
     def rungs(self, step: int) -> list[int]:
         out, rung = [], self.first
@@ -78,6 +86,8 @@ class Halving(optuna.pruners.BasePruner):
                 return True
             if rung == self.first and self.on_wait is not None:
                 self._wait_for_peers(study, trial, rung)
+                if stop_requested():  # Ctrl-C or SIGTERM while it waited: it stops anyway
+                    return False
             values = [v for t in study.get_trials(deepcopy=False)
                       if (v := rung_value(t, rung)) is not None and v == v]
             if not promotable(value, values, self.reduction):
@@ -88,13 +98,11 @@ class Halving(optuna.pruners.BasePruner):
         if not self._should_wait(study.get_trials(deepcopy=False), trial, rung):
             return
         assert self.on_wait is not None
-        started = time.monotonic()
-        age = (trial.datetime_start and
-               (time.time() - trial.datetime_start.timestamp())) or 0.0
-        deadline = started + max(MIN_PATIENCE_SECONDS, PATIENCE_FACTOR * age)
+        now = time.monotonic()
+        deadline = now + max(MIN_PATIENCE_SECONDS, PATIENCE_FACTOR * (now - self.born))
         self.on_wait(True)
         try:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not stop_requested():
                 time.sleep(POLL_SECONDS)
                 if not self._should_wait(study.get_trials(deepcopy=False), trial, rung):
                     break
@@ -102,10 +110,12 @@ class Halving(optuna.pruners.BasePruner):
             self.on_wait(False)
 
     def _should_wait(self, trials: list[Any], me: Any, rung: int) -> bool:
-        """Fewer than ``reduction`` trials reported at the rung, and another may yet."""
+        """Fewer than ``reduction`` trials reported at the rung, and another may yet (a
+        trial rerun after an interruption counts once)."""
         state = optuna.trial.TrialState
-        reached = sum(1 for t in trials if rung_value(t, rung) is not None)
-        if reached >= self.reduction:
+        reached = {self._name(t) for t in trials
+                   if (v := rung_value(t, rung)) is not None and v == v}
+        if len(reached) >= self.reduction:
             return False
         for t in trials:
             if t.number != me.number and rung_value(t, rung) is None and t.state in (
@@ -113,7 +123,9 @@ class Halving(optuna.pruners.BasePruner):
                 return True
         if self.expected is None:
             return False
-        names = ({t.user_attrs[self.trial_key] for t in trials
-                  if self.trial_key in t.user_attrs} if self.trial_key
-                 else {t.number for t in trials})
-        return len(names) < self.expected
+        return len({self._name(t) for t in trials}) < self.expected
+
+    def _name(self, trial: Any) -> Any:
+        """The group's name for an Optuna trial (its number if it has none)."""
+        return trial.user_attrs.get(self.trial_key, trial.number) if self.trial_key \
+            else trial.number

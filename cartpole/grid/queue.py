@@ -105,7 +105,7 @@ class StudyQueue:
         claimed = studies.claim(self.study, self.distributions)
         by_id = {t.trial: t for t in self.plan.trials}
         if claimed is None and self.search.method != "grid":
-            if len(studies.known_trials(self.study)) >= (self.search.trials or 0):
+            if self._sampled() >= (self.search.trials or 0):
                 return None
             claimed = studies.sample(self.study, self.distributions, self.base.seed)
             by_id[claimed.trial] = self._adopt(claimed)
@@ -119,6 +119,17 @@ class StudyQueue:
             by_id[claimed.trial] = self._adopt(claimed)
         self.claimed[claimed.trial] = claimed
         return by_id[claimed.trial]
+
+    def _sampled(self) -> int:
+        """The sampled trials that count towards --trials: all the study holds, but one
+        that failed before it reached this plan (a Ctrl-C between sampling it and saving
+        plan.json), which --resume cannot rerun: another is sampled in its place."""
+        import optuna
+
+        failed = optuna.trial.TrialState.FAIL
+        planned = {t.trial for t in self.plan.trials}
+        return sum(1 for name, frozen in studies.known_trials(self.study).items()
+                   if name in planned or frozen.state != failed)
 
     def jobs(self, prepare: Callable[[Trial, dict[str, Any]], Job]) -> Iterator[Job]:
         """A job for each trial the study hands out, prepared (``prepare(trial, job

@@ -105,8 +105,12 @@ def _run_locked(run: GroupRun, out: TextIO) -> GroupOutcome:
         run.backend.run(jobs, on_update)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if queue is not None:
+            # trials taken from the study and never started (one is taken ahead): failed,
+            # so that a --resume or another command sharing the study runs them
+            queue.abandon()
     if queue is not None:
-        queue.abandon()
         for name, update in ([] if queue.broken else queue.elsewhere(records).items()):
             records[name].update(update)
             board.update(name, **_status_entry(records[name]))

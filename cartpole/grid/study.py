@@ -358,12 +358,12 @@ def reporter_for(study: Any, trial_id: int) -> Any:
     trial = optuna.trial.Trial(study, trial_id)
     failed = [False]
 
-    def report(step: int, value: float) -> bool:
+    def report(step: int, value: float, decide: bool = True) -> bool:
         if failed[0]:
             return False
         try:
             trial.report(value, step)
-            return bool(trial.should_prune())
+            return decide and bool(trial.should_prune())
         except Exception as exc:  # noqa: BLE001 - pruning is an optimisation; training goes on
             failed[0] = True
             log.warning("the study's storage failed (%s): this trial trains on unpruned",

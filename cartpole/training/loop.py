@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -108,9 +108,14 @@ class TrialOutcome:
 
 
 ProgressFn = Callable[[Progress], None]
-# Told each greedy evaluation (env step, evaluation mean); True stops the trial early as
-# pruned (``grid/study.py`` asks the search's pruner).
-PruneFn = Callable[[int, float], bool]
+
+
+class PruneFn(Protocol):
+    """Told each greedy evaluation (env step, value); True stops the trial early as
+    pruned (``grid/study.py`` asks the search's pruner). ``decide=False``: only record
+    the value (a solved trial's score at the end of its budget), ask nothing."""
+
+    def __call__(self, step: int, value: float, decide: bool = True) -> bool: ...
 
 
 def run_trial(
@@ -180,12 +185,12 @@ def run_trial(
         # reported there, it counts at the pruner's later rungs, so that trials still
         # learning are compared with it and not only with each other.
         if prune is not None and budget is not None and step < budget and selector.best:
-            reported(budget, selector.best.score)
+            reported(budget, selector.best.score, decide=False)
 
-    def reported(at: int, value: float) -> bool:
+    def reported(at: int, value: float, decide: bool = True) -> bool:
         assert prune is not None
         with clock.timing("pruning"):  # the study's answer (it may wait for peers)
-            return prune(at, value)
+            return prune(at, value) if decide else prune(at, value, decide=False)
 
     pruned = [False]
     obs = _flat(env.reset(seed=spec.seed)[0])

@@ -18,6 +18,13 @@ _ACTIVE: set[threading.Event] = set()
 _LOCK = threading.Lock()
 
 
+def stop_requested() -> bool:
+    """Whether a trial training in this process was asked to stop (something that
+    blocks inside the training loop, a pruner waiting for peers, checks it)."""
+    with _LOCK:
+        return any(flag.is_set() for flag in _ACTIVE)
+
+
 def request_stop() -> None:
     """Ask every trial training in this process to stop, as SIGTERM would."""
     with _LOCK:

@@ -131,3 +131,48 @@ def test_later_rungs_do_not_wait():
     trials[0].report(60.0, 2_000)  # the second rung, with trials[1] still on its way
     assert not trials[0].should_prune()
     assert calls == []
+
+
+def test_a_stop_request_ends_the_wait(monkeypatch):
+    """Ctrl-C or SIGTERM reaches a trial waiting at the first rung at once, not after its
+    patience: it goes on (to stop at its next step, keeping its best model)."""
+    from cartpole.training.stopping import request_stop, stop_requests
+
+    monkeypatch.setattr(halving, "MIN_PATIENCE_SECONDS", 3600.0)
+    calls: list[bool] = []
+    study = optuna.create_study(direction="maximize",
+                                pruner=Halving(2_000, 4, on_wait=calls.append))
+    waiting, _ = study.ask(), study.ask()  # the second never reports
+    waiting.report(1.0, 2_000)
+    decided: list[bool] = []
+
+    def train() -> None:
+        with stop_requests():  # as the training loop does around its steps
+            decided.append(waiting.should_prune())
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    try:
+        wait_until(lambda: calls == [True], "the trial to wait")
+        request_stop()
+        wait_until(lambda: decided, "the wait to end on the stop request")
+    finally:
+        request_stop()
+        thread.join(timeout=60)
+    assert decided == [False] and calls == [True, False]
+
+
+def test_a_solved_trials_last_report_asks_nothing():
+    """A trial that solved reports its score at the end of its budget only to count at
+    the later rungs: no verdict, so no wait at the first rung either."""
+    from cartpole.grid.study import reporter_for, trial_id
+
+    calls: list[bool] = []
+    study = optuna.create_study(direction="maximize",
+                                pruner=Halving(2_000, 4, on_wait=calls.append))
+    solved, _ = study.ask(), study.ask()  # the second is still on its way
+    report = reporter_for(study, trial_id(solved))
+    assert report(1_000, 500.0) is False  # solved before the first rung
+    assert report(50_000, 500.0, decide=False) is False
+    assert calls == []
+    assert study.trials[0].intermediate_values == {1_000: 500.0, 50_000: 500.0}
