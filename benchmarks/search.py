@@ -3,8 +3,8 @@
 For each grid seed (``--seed 0``, ``1``, ``2``) the same grid runs twice through the real
 command line, back to back, both on ``--workers 2 --threads 1`` and with stop-on-solve
 left on (the default): once in full (``--prune none``) and once pruned (``--prune asha``:
-successive halving, ``cartpole/grid/halving.py``, stops the trials whose greedy
-evaluations lag; they end ``pruned``). The order alternates from seed to seed (full
+Optuna's successive halving, its first rung waiting for peers, stops the trials whose
+greedy evaluations lag; they end ``pruned``). The order alternates from seed to seed (full
 first on even seeds, pruned first on odd ones), so neither always runs first. Each
 command runs in an empty folder of its own and publishes its best model there (``-f``).
 Before each seed's pair the benchmark waits for the 1-minute load to settle

@@ -27,7 +27,7 @@ RESULT_FILE = "result.json"
 JOB_FILE = "job.json"  # written by the group runner, read by the worker
 ERROR_FILE = "error.json"  # a worker's failure
 LOG_FILE = "worker.log"  # a worker's stderr
-WAITING_FILE = "waiting"  # there while the trial waits for peers at a rung (halving.py)
+WAITING_FILE = "waiting"  # there while the trial waits for peers (grid/first_rung.py)
 ATTEMPTS_DIR = "attempts"  # attempts/<n>/: events and log of earlier attempts
 PENDING_SUFFIX = ".pending"  # .model.h5.pending: a new .h5 waiting for its rename
 

@@ -87,9 +87,9 @@ A search with --prune, --search random|tpe or --storage keeps an Optuna study
               help="How many combinations a random or tpe search trains.  [default: none]")
 @click.option("--prune", type=click.Choice(["none", "asha", "median"]), default="none",
               show_default=True,
-              help="Stop losing trials early (successive halving, ASHA, or Optuna's median "
-                   "rule), judged by their greedy evaluations; they end 'pruned' and keep "
-                   "their best model. See docs/search.md.")
+              help="Stop losing trials early (Optuna's ASHA or median rule), judged by "
+                   "their greedy evaluations; they end 'pruned' and keep their best model. "
+                   "See docs/search.md.")
 @click.option("--storage", envvar=STORAGE_ENV, default=None, metavar="URL",
               help="Keep the group's Optuna study in this database (e.g. "
                    "postgresql+psycopg://user@host/db) so that commands on several machines "

@@ -33,7 +33,7 @@ class StudyQueue:
         """``fresh``: a new group with a shared study, which must not exist yet (two
         commands starting the same group at once: one starts it, the other is told to
         join). ``wait``: the backend gives a trial's worker to another while the trial
-        waits for peers at the pruner's first rung (``halving.py``)."""
+        waits for peers at the pruner's first rung (``first_rung.py``)."""
         self.plan, self.group_dir, self.search, self.on_new = plan, group_dir, search, on_new
         self.wait = wait
         base = _base_spec(plan)

@@ -132,19 +132,15 @@ def warm_up() -> None:
     reporter_for(study, trial_id(trial))
 
 
-def make_pruner(name: str, eval_every: int, expected: int | None = None,
-                on_wait: Callable[[bool], None] | None = None) -> Any:
-    """The pruner for ``--prune NAME``; rungs and warm-up are counted in env steps, from
-    the second evaluation on. ``asha``'s first rung waits for peers when a trial's
-    process can say it waits (``on_wait``; ``expected``: the group's number of trials,
-    see ``halving.py``)."""
+def make_pruner(name: str, eval_every: int) -> Any:
+    """Optuna's pruner for ``--prune NAME``; rungs and warm-up are counted in env steps,
+    from the second evaluation on."""
     import optuna
 
     first = RUNG_EVALUATIONS * eval_every
     if name == "asha":
-        from cartpole.grid.halving import Halving
-
-        return Halving(first, ASHA_REDUCTION, expected, on_wait, TRIAL_ATTR)
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
+                                                      reduction_factor=ASHA_REDUCTION)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=MEDIAN_STARTUP_TRIALS,
                                            n_warmup_steps=first)
@@ -218,7 +214,7 @@ def _password(url: str) -> str | None:
 
 def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
          method: str = "grid", seed: int = 0, create: bool = True,
-         exclusive: bool = False, pruner: Any = None) -> Any:
+         exclusive: bool = False) -> Any:
     """The group's study in ``url``; ``create`` False: ConfigError if there is none (and
     the storage's tables and version are taken as the runner made them: a trial's
     process opens it faster)."""
@@ -226,7 +222,7 @@ def load(group: str, url: str, prune: str = "none", eval_every: int = 2_000,
 
     storage = open_storage(url, create)
     kwargs = {"study_name": group, "storage": storage,
-              "pruner": pruner or make_pruner(prune, eval_every),
+              "pruner": make_pruner(prune, eval_every),
               "sampler": make_sampler(method, seed)}
     if not create:
         try:
@@ -343,27 +339,50 @@ def trial_id(trial: Any) -> int:
 def reporter(group: str, url: str, prune: str, eval_every: int, trial_id: int,
              expected: int | None = None,
              on_wait: Callable[[bool], None] | None = None) -> Any:
-    """For a trial's process: report an evaluation, and say whether the pruner stops it
-    (``expected``, ``on_wait``: see ``make_pruner``)."""
-    pruner = make_pruner(prune, eval_every, expected, on_wait)
-    return reporter_for(load(group, url, prune, eval_every, create=False, pruner=pruner),
-                        trial_id)
+    """For a trial's process: report an evaluation, and say whether the pruner stops it.
+    With ``asha`` and ``on_wait`` (the local backend), the trial waits for peers at the
+    first rung (``first_rung.py``; ``expected``: the group's number of trials)."""
+    first = None
+    if prune == "asha" and on_wait is not None:
+        from cartpole.grid.first_rung import FirstRungWait
+
+        first = FirstRungWait(RUNG_EVALUATIONS * eval_every, ASHA_REDUCTION, on_wait,
+                              expected, TRIAL_ATTR)
+    return reporter_for(load(group, url, prune, eval_every, create=False), trial_id, first)
 
 
-def reporter_for(study: Any, trial_id: int) -> Any:
-    """``reporter`` for an open study. If the storage fails, the trial trains on without
-    pruning (said once in its log)."""
+def reporter_for(study: Any, trial_id: int, first_rung: Any = None) -> Any:
+    """``reporter`` for an open study (``first_rung``: a ``FirstRungWait``, or None). If
+    the storage fails, the trial trains on without pruning (said once in its log).
+
+    ``report(step, value, decide=False)`` records a value without waiting: a solved
+    trial's score at the end of its budget, so that it counts at the rungs it skipped
+    (Optuna's pruner records rung values when asked; its verdict is not used)."""
     import optuna
+
+    from cartpole.training.stopping import stop_requested
 
     trial = optuna.trial.Trial(study, trial_id)
     failed = [False]
+    previous: list[int | None] = [None]
 
     def report(step: int, value: float, decide: bool = True) -> bool:
         if failed[0]:
             return False
         try:
             trial.report(value, step)
-            return decide and bool(trial.should_prune())
+            crossing = first_rung is not None and first_rung.crosses(previous[0], step)
+            previous[0] = step
+            if crossing and decide:
+                first_rung.wait(study, trial.number)
+                if stop_requested():  # Ctrl-C while it waited: it stops, undecided
+                    return False
+            verdict = bool(trial.should_prune())
+            if crossing:
+                from cartpole.grid.first_rung import ASKED_ATTR
+
+                trial.set_user_attr(ASKED_ATTR, True)
+            return decide and verdict
         except Exception as exc:  # noqa: BLE001 - pruning is an optimisation; training goes on
             failed[0] = True
             log.warning("the study's storage failed (%s): this trial trains on unpruned",

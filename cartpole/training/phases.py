@@ -10,7 +10,7 @@
 - ``learning``: gradient updates;
 - ``evaluation`` and ``confirmation``: greedy evaluations and their confirmations;
 - ``pruning``: reporting evaluations to a search's study, and waiting there for peers
-  (``grid/halving.py``); absent without a study;
+  (``grid/first_rung.py``); absent without a study;
 - ``saving``: the model and its metadata; ``metrics_close``: flushing the engines.
 
 The trial's own ``seconds`` spans ``env`` to ``pruning``.

@@ -33,7 +33,7 @@ class Job:
 class Backend(Protocol):
     name: str
     # Whether a trial waiting for peers at the pruner's first rung (the file WAITING_FILE
-    # in its folder) frees its worker for another trial (grid/halving.py).
+    # in its folder) frees its worker for another trial (grid/first_rung.py).
     frees_waiting: bool
 
     def start(self) -> None:
