@@ -132,12 +132,17 @@ def warm_up() -> None:
     reporter_for(study, trial_id(trial))
 
 
+def first_rung_step(eval_every: int) -> int:
+    """The env step of the pruners' first rung (and the median rule's warm-up)."""
+    return RUNG_EVALUATIONS * eval_every
+
+
 def make_pruner(name: str, eval_every: int) -> Any:
     """Optuna's pruner for ``--prune NAME``; rungs and warm-up are counted in env steps,
     from the second evaluation on."""
     import optuna
 
-    first = RUNG_EVALUATIONS * eval_every
+    first = first_rung_step(eval_every)
     if name == "asha":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=first,
                                                       reduction_factor=ASHA_REDUCTION)
@@ -346,7 +351,7 @@ def reporter(group: str, url: str, prune: str, eval_every: int, trial_id: int,
     if prune == "asha" and on_wait is not None:
         from cartpole.grid.first_rung import FirstRungWait
 
-        first = FirstRungWait(RUNG_EVALUATIONS * eval_every, ASHA_REDUCTION, on_wait,
+        first = FirstRungWait(first_rung_step(eval_every), ASHA_REDUCTION, on_wait,
                               expected, TRIAL_ATTR)
     return reporter_for(load(group, url, prune, eval_every, create=False), trial_id, first)
 
