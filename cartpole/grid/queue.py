@@ -20,6 +20,7 @@ from cartpole.grid.backends import Job
 from cartpole.grid.plan import Plan, Trial
 from cartpole.grid.study import Claimed, SearchOptions
 from cartpole.training.loop import TrialSpec
+from cartpole.training.stopping import signals_held
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +73,15 @@ class StudyQueue:
         import optuna
 
         state = optuna.trial.TrialState
+        if not self.shared:
+            # No trial of a group-local study runs while its runner starts (it holds the
+            # group's lock): one left RUNNING was killed or interrupted, even one taken
+            # from the study and never started or written into plan.json.
+            for frozen in self.study.get_trials(deepcopy=False, states=(state.RUNNING,)):
+                self.study.tell(frozen.number, state=state.FAIL)
         known = studies.known_trials(self.study)
         for t in todo:
             frozen = known.get(t.trial)
-            if frozen is not None and frozen.state == state.RUNNING and not self.shared:
-                self.study.tell(frozen.number, state=state.FAIL)  # ours, left by a kill
-                frozen = None
             if (frozen is None and self.owner) or (
                     frozen is not None and frozen.state == state.FAIL):
                 studies.enqueue(self.study, t.trial, t.spec.seed, self.params(t))
@@ -94,7 +98,8 @@ class StudyQueue:
         if self.broken:
             return None
         try:
-            return self._next_trial()
+            with signals_held():
+                return self._next_trial()
         except Exception as exc:  # noqa: BLE001 - a database failure ends the handing out
             self.broken = True
             log.error("the study's storage failed (%s); no more trials are started",
@@ -164,8 +169,9 @@ class StudyQueue:
         if claimed is None or self.broken:
             return
         try:
-            studies.tell(self.study, claimed, record.get("status", "failed"),
-                         record.get("score"))
+            with signals_held():
+                studies.tell(self.study, claimed, record.get("status", "failed"),
+                             record.get("score"))
         except Exception as exc:  # noqa: BLE001 - the trial's own files are what count
             self.broken = True
             log.error("the study's storage failed (%s); the trials' results are in their "

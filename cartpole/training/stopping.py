@@ -9,6 +9,7 @@ backend's tasks, which no signal of the user's reaches, stop this way.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -56,3 +57,24 @@ def stop_requests() -> Iterator[threading.Event]:
     finally:
         with _LOCK:
             _ACTIVE.discard(flag)
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Within the block (in the main thread), SIGINT, SIGTERM and SIGHUP wait for its end,
+    then act as they would have: a write to a database in it (a study's) is never cut
+    off halfway, holding a lock the next writer would wait a minute for."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum))
+                for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for signum in dict.fromkeys(held):
+        os.kill(os.getpid(), signum)
