@@ -10,14 +10,18 @@ import pytest
 from cartpole.training.stopping import signals_held
 
 
+def _interrupted_inside(done: list) -> None:
+    with signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # bytecode enough for a handler to have run
+            done.append(None)
+        done.append("end")
+
+
 def test_a_ctrl_c_inside_the_block_acts_after_it():
-    done = []
+    done: list = []
     with pytest.raises(KeyboardInterrupt):
-        with signals_held():
-            os.kill(os.getpid(), signal.SIGINT)
-            for _ in range(1000):  # bytecode enough for a handler to have run
-                done.append(None)
-            done.append("end")
+        _interrupted_inside(done)
     assert done[-1] == "end"  # the block ran to its end first
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
